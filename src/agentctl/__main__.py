@@ -1,0 +1,3 @@
+from agentctl.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""Typer apps, one module per command group; thin: parse, call, render."""
