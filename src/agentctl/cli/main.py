@@ -10,6 +10,10 @@ import os
 import sys
 from pathlib import Path
 
+# Typer's Rich help formatter costs ~75 ms of imports (markdown, pygments) on every `--help`; plain Click
+# help keeps start-up within budget. Must be set before typer is imported.
+os.environ.setdefault("TYPER_USE_RICH", "0")
+
 import typer
 from typer.core import TyperGroup
 
@@ -32,6 +36,19 @@ class ResourceGroup(TyperGroup):
             ctx.meta[RESOURCE_KEY] = args[0]
             args = args[1:]
         return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx, formatter):  # type: ignore[no-untyped-def]
+        """Commands listed in sections (``register.SECTIONS``), in the order the sections give."""
+        from agentctl.cli.register import SECTIONS
+
+        available = {name: self.get_command(ctx, name) for name in self.list_commands(ctx)}
+        listed = {name for _, names in SECTIONS for name in names}
+        sections = [*SECTIONS, ("Other commands", tuple(n for n in available if n not in listed))]
+        for title, names in sections:
+            rows = [(n, available[n].get_short_help_str(limit=70)) for n in names if n in available]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 app = typer.Typer(

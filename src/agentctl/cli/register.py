@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
+# How `agentctl --help` groups the commands (a command not listed here appears under "Other commands").
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Project", ("init", "verify", "preview", "build")),
+    ("Deploy and release", ("deploy", "info", "invoke", "version", "endpoint", "remove")),
+    ("Operate", ("logs", "instance", "concurrency", "metrics")),
+    ("Setup", ("config", "local")),
+)
+
 
 def all_commands(app: typer.Typer) -> None:
     # Each helper module exposes `register(app)`; add a line per module, in the order of `--help`.
+    from agentctl.cli import config
+
+    config.register(app)
     pass
