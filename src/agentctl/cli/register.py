@@ -18,4 +18,6 @@ def all_commands(app: typer.Typer) -> None:
     from agentctl.cli import config
 
     config.register(app)
-    pass
+    from agentctl.cli import init
+
+    init.register(app)

@@ -1,0 +1,1 @@
+"""Code packaging (zip, ignore files, checksum) and Docker builds."""

@@ -1,0 +1,1 @@
+../../python-echo/code/app.py
