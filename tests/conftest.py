@@ -44,3 +44,11 @@ class Cli:
 @pytest.fixture
 def cli(agentctl_home: Path) -> Cli:
     return Cli(agentctl_home)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `docker` skip without an engine, but fail under AGENTCTL_REQUIRE_DOCKER=1 (CI)."""
+    if item.get_closest_marker("docker"):
+        import docker_support
+
+        docker_support.check_marker(item)

@@ -1,0 +1,250 @@
+"""``${...}`` in string values, with the typing rules of Serverless Devs.
+
+A value that is exactly one ``${...}`` keeps the type of what it resolves to;
+text around an expression makes the result a string (numbers and booleans
+written as JavaScript writes them, as ``s`` does). Supported expressions:
+
+- references ``a.b.0`` (a dotted path; list items by index), e.g. ``vars.x``,
+  ``this.props.x``, ``resources.R.props.x``, ``cwd``;
+- ``resources.R.output...``/``resources.R.info...``: kept as written (known only
+  after R ran, filled in by ``resolve_outputs``);
+- function calls ``f(args)``: without any quote in the arguments, the whole
+  argument text is one string literal (``env(HOME)``), and we also accept
+  ``env(X, default)`` with each part a literal; with quotes, each argument is a
+  string, number, ``true``/``false``/``null``, a reference or a nested call.
+
+The scope (what a reference sees, which functions exist) is passed in, so this
+module knows nothing about s.yaml's layout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+TOKEN = re.compile(r"\$\{([\s\S]*?)\}")
+_CALL = re.compile(r"^\s*([A-Za-z_$][\w$]*)\s*\(([\s\S]*)\)\s*$")
+_REFERENCE = re.compile(r"^\s*([A-Za-z_$][\w$]*(?:\.[^.\s()'\"{}]+)*)\s*$")
+_RUNTIME = re.compile(r"^\s*resources\.[^.\s{}]+\.(?:output|info)(?:\.|\s*$)")
+_NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+
+
+class ExprError(Exception):
+    """An expression failed: ``message`` names the expression and what was missing."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+class Missing(LookupError):
+    """A reference does not exist; ``what`` says which part is missing."""
+
+    def __init__(self, what: str, hint: str | None = None) -> None:
+        super().__init__(what)
+        self.what, self.hint = what, hint
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What expressions can see: ``lookup(path)`` for references, ``call(name, args)`` for functions."""
+
+    lookup: Callable[[tuple[str, ...]], Any]
+    call: Callable[[str, list[Any]], Any]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An expression that failed, and its offset in the string (for the column in the message)."""
+
+    error: ExprError
+    offset: int
+
+
+class InterpolationError(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.error.message)
+        self.failure = failure
+
+
+def has_expression(text: str) -> bool:
+    return TOKEN.search(text) is not None
+
+
+def render(text: str, scope: Scope, *, again: bool = True) -> Any:
+    """Resolve every ``${...}`` of ``text``; a lone expression keeps its type.
+
+    As ``s`` does, a result that is a string still holding ``${`` is resolved
+    once more (``again``), and a map or list from a function has its strings
+    resolved too.
+    """
+    matches = list(TOKEN.finditer(text))
+    if not matches:
+        return text
+    if len(matches) == 1 and matches[0].span() == (0, len(text)):
+        value = _evaluate_at(matches[0], scope)
+        if isinstance(value, dict | list):
+            return _render_nested(value, scope)
+        return render(value, scope, again=False) if again and isinstance(value, str) else value
+    parts: list[str] = []
+    position = 0
+    for match in matches:
+        parts.append(text[position:match.start()])
+        parts.append(js_string(_evaluate_at(match, scope)))
+        position = match.end()
+    parts.append(text[position:])
+    result = "".join(parts)
+    return render(result, scope, again=False) if again else result
+
+
+def _render_nested(value: Any, scope: Scope) -> Any:
+    if isinstance(value, dict):
+        rendered = {key: _render_nested(item, scope) for key, item in value.items()}
+        return {key: item for key, item in rendered.items() if item is not None}
+    if isinstance(value, list):
+        return [_render_nested(item, scope) for item in value]
+    return render(value, scope, again=False) if isinstance(value, str) else value
+
+
+def _evaluate_at(match: re.Match[str], scope: Scope) -> Any:
+    try:
+        return evaluate(match.group(1), match.group(0), scope)
+    except ExprError as exc:
+        raise InterpolationError(Failure(exc, match.start())) from exc
+
+
+def evaluate(code: str, source: str, scope: Scope) -> Any:
+    """The value of one expression (``code`` is the text inside ``${}``, ``source`` the whole token)."""
+    if _RUNTIME.match(code):
+        return source
+    call = _CALL.match(code)
+    if call:
+        name, arguments = call.group(1), call.group(2)
+        args = _Arguments(arguments, scope).parse() if _has_quote(arguments) else _literal_arguments(arguments)
+        value = scope.call(name, args)
+    elif _REFERENCE.match(code):
+        try:
+            value = scope.lookup(tuple(code.strip().split(".")))
+        except Missing as exc:
+            raise ExprError(f"{source} not found ({exc.what})",
+                            exc.hint or "fix the reference, or define the value it names") from exc
+    else:
+        raise ExprError(f"{source} is not a supported expression",
+                        "use a reference such as ${vars.name} or a function such as ${env('NAME')}")
+    if value is None:
+        raise ExprError(f"{source} not found (the value is null)")
+    return value
+
+
+def _has_quote(text: str) -> bool:
+    return "'" in text or '"' in text
+
+
+def _literal_arguments(text: str) -> list[Any]:
+    """Unquoted arguments are string literals: ``env(A)`` is ``env('A')``, ``env(A, b)`` is ``env('A', 'b')``."""
+    if not text.strip():
+        return []
+    return [part.strip() for part in text.split(",")]
+
+
+class _Arguments:
+    """A tiny parser for quoted argument lists: literals, references and nested calls."""
+
+    def __init__(self, text: str, scope: Scope) -> None:
+        self.text, self.scope, self.pos = text, scope, 0
+
+    def parse(self) -> list[Any]:
+        values: list[Any] = []
+        self._skip()
+        if self.pos >= len(self.text):
+            return values
+        while True:
+            values.append(self._value())
+            self._skip()
+            if self.pos >= len(self.text):
+                return values
+            if self.text[self.pos] != ",":
+                raise self._error()
+            self.pos += 1
+            self._skip()
+
+    def _skip(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def _error(self) -> ExprError:
+        return ExprError(f"cannot read the arguments ({self.text}) at character {self.pos + 1}",
+                         "quote string arguments, e.g. env('NAME', 'default')")
+
+    def _value(self) -> Any:
+        char = self.text[self.pos:self.pos + 1]
+        if char in ("'", '"'):
+            return self._string(char)
+        word = re.match(r"[^,()'\"\s]+", self.text[self.pos:])
+        if not word:
+            raise self._error()
+        self.pos += word.end()
+        token = word.group(0)
+        self._skip()
+        if self.text[self.pos:self.pos + 1] == "(":
+            return self._call(token)
+        return self._word(token)
+
+    def _string(self, quote: str) -> str:
+        end = self.pos + 1
+        while end < len(self.text) and self.text[end] != quote:
+            end += 2 if self.text[end] == "\\" else 1
+        if end >= len(self.text):
+            raise self._error()
+        literal = self.text[self.pos:end + 1]
+        self.pos = end + 1
+        if quote == "'":
+            literal = '"' + literal[1:-1].replace('"', '\\"').replace("\\'", "'") + '"'
+        try:
+            return str(json.loads(literal))
+        except json.JSONDecodeError:
+            return literal[1:-1]
+
+    def _call(self, name: str) -> Any:
+        depth, start = 0, self.pos
+        for index in range(self.pos, len(self.text)):
+            char = self.text[index]
+            depth += 1 if char == "(" else -1 if char == ")" else 0
+            if depth == 0:
+                inner = self.text[start + 1:index]
+                self.pos = index + 1
+                args = _Arguments(inner, self.scope).parse() if _has_quote(inner) else _literal_arguments(inner)
+                return self.scope.call(name, args)
+        raise self._error()
+
+    def _word(self, token: str) -> Any:
+        constants = {"true": True, "false": False, "null": None, "undefined": None}
+        if token in constants:
+            return constants[token]
+        if _NUMBER.match(token):
+            number = float(token)
+            return int(number) if number.is_integer() and "." not in token and "e" not in token.lower() else number
+        try:
+            return self.scope.lookup(tuple(token.split(".")))
+        except Missing:
+            return None  # as in JavaScript, a missing reference argument is `undefined`
+
+
+def js_string(value: Any) -> str:
+    """``String(value)`` in JavaScript, which is how ``s`` joins values into text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+    if isinstance(value, list):
+        return ",".join("" if item is None else js_string(item) for item in value)
+    if isinstance(value, dict):
+        return "[object Object]"
+    return str(value)
