@@ -14,10 +14,10 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def all_commands(app: typer.Typer) -> None:
-    # Each helper module exposes `register(app)`; add a line per module, in the order of `--help`.
-    from agentctl.cli import config
-
-    config.register(app)
+    # Each command module exposes `register(app)`; one line per module, in the order of `--help`.
     from agentctl.cli import init
 
     init.register(app)
+    from agentctl.cli import build
+
+    build.register(app)
