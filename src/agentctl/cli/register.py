@@ -15,6 +15,12 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def all_commands(app: typer.Typer) -> None:
     # Each command module exposes `register(app)`; one line per module, in the order of `--help`.
+    from agentctl.cli import config
+
+    config.register(app)
+    from agentctl.cli import project
+
+    project.register(app)
     from agentctl.cli import init
 
     init.register(app)
