@@ -27,3 +27,6 @@ def all_commands(app: typer.Typer) -> None:
     from agentctl.cli import build
 
     build.register(app)
+    from agentctl.cli import local
+
+    local.register(app)

@@ -1,0 +1,186 @@
+"""The ``process`` driver: an instance is a local process running the version's command.
+
+- Command: ``codeConfiguration.command`` (an argv list, or a string split like a
+  shell would). Without one, by ``codeConfiguration.language``: ``python*`` runs
+  the emulator's own interpreter on the first of ``main.py``, ``app.py``,
+  ``index.py`` found in the code; ``nodejs*`` runs ``node`` on ``index.js``,
+  ``app.js``, ``main.js``.
+- Working directory: the version's unpacked code (``codeDir``).
+- Environment: a few host basics (PATH, HOME, locale, TMPDIR; not the daemon's
+  credentials), then the runtime's ``environmentVariables``, then
+  ``PORT``/``FC_SERVER_PORT``/``AGENTRUN_PORT`` (a free loopback port picked
+  here; the app must listen on it), ``HOST=127.0.0.1``, ``PYTHONUNBUFFERED=1``
+  and ``PYTHONPATH=<code>/python:<code>`` (built dependencies ship in ``python/``).
+- Its own session/process group, so ``stop`` (SIGTERM, then SIGKILL after the
+  grace period) also ends whatever the app started. On Linux the app also gets
+  SIGTERM when the emulator dies (``PR_SET_PDEATHSIG``), so a ``kill -9`` of
+  the daemon leaves no instance behind.
+- stdout/stderr are read line by line into the handle's bounded tail and the
+  optional sink, tagged with the instance id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import shlex
+import signal
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from agentctl.emulator.drivers.base import Handle, InstanceSpec, InstanceStartFailed, LogLine, LogSink
+
+HOST = "127.0.0.1"
+PASSED_FROM_HOST = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+DEFAULT_ENTRIES = {
+    "python": ((sys.executable,), ("main.py", "app.py", "index.py")),
+    "nodejs": (("node",), ("index.js", "app.js", "main.js")),
+}
+MAX_LINE = 64 * 1024
+PR_SET_PDEATHSIG = 1
+
+
+def _death_signal() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGTERM the child when we die; looked up here, not in the child."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+ON_PARENT_DEATH = _death_signal()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the app binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def command_of(config: Mapping[str, object], code_dir: str) -> list[str]:
+    """The argv to run for a version; see the module docstring for the defaults."""
+    code = config.get("codeConfiguration") or {}
+    assert isinstance(code, Mapping)
+    command = code.get("command")
+    if isinstance(command, str) and command.strip():
+        return shlex.split(command)
+    if isinstance(command, list) and command:
+        return [str(part) for part in command]
+    language = str(code.get("language") or "python")
+    for prefix, (launcher, entries) in DEFAULT_ENTRIES.items():
+        if language.startswith(prefix):
+            for entry in entries:
+                if (Path(code_dir) / entry).is_file():
+                    return [*launcher, entry]
+            raise InstanceStartFailed(
+                "InstanceStartFailed",
+                f"no command for language {language!r} and none of {', '.join(entries)} in the code",
+                "set codeConfiguration.command (s.yaml: code.command), e.g. ['python3', 'app.py']",
+            )
+    raise InstanceStartFailed(
+        "InstanceStartFailed", f"no command and no default for language {language!r}",
+        "set codeConfiguration.command (s.yaml: code.command)",
+    )
+
+
+def environment_of(config: Mapping[str, object], code_dir: str, port: int) -> dict[str, str]:
+    env = {name: os.environ[name] for name in PASSED_FROM_HOST if name in os.environ}
+    user = config.get("environmentVariables") or {}
+    assert isinstance(user, Mapping)
+    env.update({str(k): str(v) for k, v in user.items()})
+    env.update({
+        "PORT": str(port), "FC_SERVER_PORT": str(port), "AGENTRUN_PORT": str(port), "HOST": HOST,
+        "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(Path(code_dir) / "python"), code_dir]),
+    })
+    return env
+
+
+class ProcessDriver:
+    name = "process"
+
+    def __init__(self) -> None:
+        self._envs: dict[str, tuple[dict[str, str], str]] = {}  # instance id → (env, cwd), for exec
+        self._watchers: set[asyncio.Task[None]] = set()  # referenced so they are not collected mid-run
+
+    async def start(self, spec: InstanceSpec, sink: LogSink | None = None) -> Handle:
+        argv = command_of(spec.config, spec.code_dir)
+        port = free_port()
+        env = environment_of(spec.config, spec.code_dir, port)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=spec.code_dir, env=env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                start_new_session=True, limit=MAX_LINE, preexec_fn=ON_PARENT_DEATH,
+            )
+        except OSError as exc:
+            raise InstanceStartFailed(
+                "InstanceStartFailed", f"cannot run {shlex.join(argv)} in {spec.code_dir}: {exc.strerror or exc}",
+                "check codeConfiguration.command and that the program is installed",
+            ) from exc
+        loop = asyncio.get_running_loop()
+        handle = Handle(spec.instance_id, HOST, port, loop.create_future(), pid=proc.pid, sink=sink)
+        handle.record("system", f"started: {shlex.join(argv)} (pid {proc.pid}, port {port})")
+        self._envs[spec.instance_id] = (env, spec.code_dir)
+        watcher = asyncio.create_task(self._watch(proc, handle), name=f"watch-{spec.instance_id}")
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        return handle
+
+    async def _watch(self, proc: asyncio.subprocess.Process, handle: Handle) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        pumps = asyncio.gather(_pump(proc.stdout, handle, "stdout"), _pump(proc.stderr, handle, "stderr"))
+        code = await proc.wait()
+        _signal_group(proc.pid, signal.SIGKILL)  # the app is gone: so are its leftovers, and the pipes close
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(pumps, 2.0)
+        handle.record("system", f"exited with code {code}")
+        self._envs.pop(handle.instance_id, None)
+        if not handle.exited.done():
+            handle.exited.set_result(code)
+
+    async def stop(self, handle: Handle, grace: float = 3.0) -> None:
+        if handle.exited.done() or handle.pid is None:
+            return
+        _signal_group(handle.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(handle.exited), grace)
+        except asyncio.TimeoutError:
+            _signal_group(handle.pid, signal.SIGKILL)
+            await asyncio.shield(handle.exited)
+
+    def logs(self, handle: Handle, tail: int | None = None) -> list[LogLine]:
+        lines = list(handle.tail)
+        return lines[-tail:] if tail else lines
+
+    async def exec(self, handle: Handle, argv: list[str], *, workdir: str | None = None) -> asyncio.subprocess.Process:
+        env, cwd = self._envs[handle.instance_id]
+        return await asyncio.create_subprocess_exec(
+            *argv, cwd=workdir or cwd, env=env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+
+
+async def _pump(stream: asyncio.StreamReader, handle: Handle, name: str) -> None:
+    while True:
+        try:
+            raw = await stream.readline()
+        except ValueError:  # longer than MAX_LINE; asyncio has already dropped it
+            handle.record(name, f"<a line longer than {MAX_LINE} bytes was dropped>")
+            continue
+        if not raw:
+            return
+        handle.record(name, raw.decode(errors="replace").rstrip("\r\n"))
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
