@@ -27,6 +27,18 @@ def all_commands(app: typer.Typer) -> None:
     from agentctl.cli import build
 
     build.register(app)
+    from agentctl.cli import deploy
+
+    deploy.register(app)
+    from agentctl.cli import invoke
+
+    invoke.register(app)
+    from agentctl.cli import version
+
+    version.register(app)
+    from agentctl.cli import endpoint
+
+    endpoint.register(app)
     from agentctl.cli import local
 
     local.register(app)

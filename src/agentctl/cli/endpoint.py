@@ -1,0 +1,84 @@
+"""``agentctl endpoint publish|list|get|remove``: named entry points and their traffic split."""
+
+from __future__ import annotations
+
+import typer
+
+from agentctl.cli.context import YES, options
+from agentctl.cli.render import Column, Table, emit, say
+from agentctl.cli.target import BACKEND, confirm, single
+
+app = typer.Typer(name="endpoint", help="Route traffic between versions through named endpoints.",
+                  no_args_is_help=True)
+
+NAME = typer.Option(..., "--endpoint-name", help="The endpoint, e.g. production.")
+ENDPOINTS = Table([Column("NAME", "name"), Column("TRAFFIC", "traffic"), Column("STATUS", "status"),
+                   Column("URL", "url")])
+
+
+@app.command("publish")
+def publish(
+    ctx: typer.Context,
+    endpoint_name: str = NAME,
+    target_version: str = typer.Option(..., "--target-version", help="LATEST or a version number."),
+    canary_version: str = typer.Option(None, "--canary-version", help="A second version that gets --weight."),
+    weight: float = typer.Option(None, "--weight", help="Share of traffic, 0 < w < 1."),
+    description: str = typer.Option(None, "--description"),
+    backend: str = BACKEND,
+) -> None:
+    """Point an endpoint at a version, optionally splitting traffic (creates the endpoint when missing).
+
+    \b
+    --target-version V                               all traffic on V
+    --target-version V --canary-version C --weight w (1-w) on V, w on C
+    --target-version V --weight w                    w moves to V, the rest stays on the current version
+    """
+    from agentctl.deploy.lifecycle import endpoint_row, publish_endpoint
+
+    target = single(ctx, backend)
+    runtime = target.backend.require_runtime(target.name)
+    endpoint = publish_endpoint(target.backend, runtime, endpoint_name, target_version,
+                                canary_version=canary_version, weight=weight, description=description)
+    row = endpoint_row(target.backend, runtime, endpoint)
+    say(f"Endpoint {endpoint_name}: {row['traffic']}")
+    emit(row, options(ctx).output)
+
+
+@app.command("list")
+def list_endpoints(ctx: typer.Context, backend: str = BACKEND) -> None:
+    """List the endpoints with their traffic split, e.g. `90% → 1, 10% → 2`."""
+    from agentctl.deploy.lifecycle import endpoint_row
+
+    target = single(ctx, backend)
+    runtime = target.backend.require_runtime(target.name)
+    rows = [endpoint_row(target.backend, runtime, ep)
+            for ep in target.backend.endpoints(str(runtime["agentRuntimeId"]))]
+    emit(rows, options(ctx).output, ENDPOINTS)
+
+
+@app.command("get")
+def get(ctx: typer.Context, endpoint_name: str = NAME, backend: str = BACKEND) -> None:
+    """Show one endpoint."""
+    from agentctl.deploy.lifecycle import endpoint_row
+
+    target = single(ctx, backend)
+    runtime = target.backend.require_runtime(target.name)
+    emit(endpoint_row(target.backend, runtime, target.backend.require_endpoint(runtime, endpoint_name)),
+         options(ctx).output)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, endpoint_name: str = NAME, yes: bool = YES, backend: str = BACKEND) -> None:
+    """Delete an endpoint (its URL stops serving; versions stay)."""
+    from agentctl.deploy.lifecycle import remove_endpoint
+
+    target = single(ctx, backend)
+    runtime = target.backend.require_runtime(target.name)
+    target.backend.require_endpoint(runtime, endpoint_name)
+    confirm(f"Remove endpoint {endpoint_name} of {target.name}", yes)
+    remove_endpoint(target.backend, runtime, endpoint_name)
+    say(f"Removed endpoint {endpoint_name}.")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app)

@@ -1,0 +1,117 @@
+"""Lifecycle operations after deploy: describe, publish versions, move endpoint traffic, remove.
+
+Each function takes a ``Backend`` and a runtime (as the API returns it) and
+does the checks that make bad input fail before anything changes: unknown
+versions, invalid weights, a ``--weight`` on an endpoint that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agentctl.backends.base import Backend
+from agentctl.deploy.endpoints import DesiredEndpoint, describe_split, missing_versions, publish_routing, routing_of
+from agentctl.errors import ApiError, BadInput, NotFound
+
+
+def runtime_summary(backend: Backend, runtime: Mapping[str, Any]) -> dict[str, Any]:
+    """The agent as deploy and info print it: id, arn, name, description, status, region, endpoints."""
+    runtime_id = str(runtime["agentRuntimeId"])
+    return {
+        "id": runtime_id,
+        "arn": runtime.get("agentRuntimeArn"),
+        "name": runtime.get("agentRuntimeName"),
+        "description": runtime.get("description"),
+        "status": runtime.get("status"),
+        "region": backend.region,
+        "endpoints": [
+            {"id": ep.get("agentRuntimeEndpointId"), "name": ep.get("agentRuntimeEndpointName"),
+             "url": backend.invoke_url(runtime, ep)}
+            for ep in backend.endpoints(runtime_id)
+        ],
+    }
+
+
+def endpoint_row(backend: Backend, runtime: Mapping[str, Any], endpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """One endpoint for `endpoint list/get`: its routing and the split in words."""
+    routing = routing_of(endpoint)
+    return {
+        "name": endpoint.get("agentRuntimeEndpointName"),
+        "id": endpoint.get("agentRuntimeEndpointId"),
+        "targetVersion": routing.target,
+        "versionWeights": [{"version": v, "weight": w} for v, w in routing.weights],
+        "traffic": describe_split(routing),
+        "status": endpoint.get("status"),
+        "description": endpoint.get("description"),
+        "url": backend.invoke_url(runtime, endpoint),
+    }
+
+
+def version_row(version: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "version": version.get("agentRuntimeVersion"),
+        "description": version.get("description"),
+        "lastUpdatedAt": version.get("lastUpdatedAt"),
+    }
+
+
+def publish_version(backend: Backend, runtime: Mapping[str, Any], description: str | None) -> dict[str, Any]:
+    """Freeze LATEST as the next version. Publishing nothing new is refused, naming the last version."""
+    runtime_id = str(runtime["agentRuntimeId"])
+    try:
+        return backend.client.publish_runtime_version(runtime_id, description)
+    except ApiError as err:
+        if err.status not in (400, 409):
+            raise
+        versions = backend.versions(runtime_id)
+        last = versions[-1].get("agentRuntimeVersion") if versions else None
+        hint = (f"Version {last} already holds this code and configuration: change the code or s.yaml and "
+                "deploy first, or route traffic to it with `agentctl endpoint publish`." if last else err.hint)
+        raise BadInput(f"cannot publish a new version of {runtime.get('agentRuntimeName')}: {err.message}",
+                       hint=hint) from err
+
+
+def publish_endpoint(
+    backend: Backend,
+    runtime: Mapping[str, Any],
+    name: str,
+    target_version: str,
+    *,
+    canary_version: str | None = None,
+    weight: float | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """`endpoint publish`: create ``name`` when missing, else move its traffic (DESIGN §4)."""
+    runtime_id = str(runtime["agentRuntimeId"])
+    existing = backend.find_endpoint(runtime_id, name)
+    current = routing_of(existing) if existing else None
+    routing = publish_routing(current, target_version, canary_version=canary_version, weight=weight,
+                              endpoint_name=f"endpoint {name!r}")
+    published = [str(v.get("agentRuntimeVersion")) for v in backend.versions(runtime_id)]
+    missing = missing_versions([routing], published)
+    if missing:
+        known = ", ".join(published) or "none yet"
+        raise NotFound(f"version {missing[0]} of {runtime.get('agentRuntimeName')} does not exist "
+                       f"(published: {known})",
+                       hint="Publish it with `agentctl version publish`, or use LATEST.")
+    body = DesiredEndpoint(name, routing, description).to_api()
+    if existing is None:
+        return backend.client.create_agent_runtime_endpoint(runtime_id, body)
+    return backend.client.update_agent_runtime_endpoint(runtime_id, str(existing["agentRuntimeEndpointId"]), body)
+
+
+def remove_endpoint(backend: Backend, runtime: Mapping[str, Any], name: str) -> None:
+    endpoint = backend.require_endpoint(runtime, name)
+    backend.client.delete_agent_runtime_endpoint(str(runtime["agentRuntimeId"]),
+                                                 str(endpoint["agentRuntimeEndpointId"]))
+
+
+def remove_runtime(backend: Backend, runtime: Mapping[str, Any], say: Callable[[str], None]) -> None:
+    """Delete every endpoint of the runtime, then the runtime itself."""
+    runtime_id = str(runtime["agentRuntimeId"])
+    for endpoint in backend.endpoints(runtime_id):
+        say(f"• delete endpoint {endpoint.get('agentRuntimeEndpointName')}")
+        backend.client.delete_agent_runtime_endpoint(runtime_id, str(endpoint["agentRuntimeEndpointId"]))
+    say(f"• delete agent runtime {runtime.get('agentRuntimeName')}")
+    backend.client.delete_agent_runtime(runtime_id)
