@@ -58,6 +58,9 @@ class Case:
 def load_cases() -> list[Case]:
     cases = []
     for folder in sorted(p for p in CASES.iterdir() if (p / "s.yaml").is_file()):
+        # `.env` files are git-ignored everywhere (they hold secrets), so a case keeps its own as `dotenv`.
+        if (folder / "dotenv").is_file():
+            shutil.copyfile(folder / "dotenv", folder / ".env")
         meta_file = folder / "case.yaml"
         meta = yaml.safe_load(meta_file.read_text()) if meta_file.is_file() else {}
         cases.append(Case(folder.name, folder, {k: str(v) for k, v in (meta.get("env") or {}).items()},
