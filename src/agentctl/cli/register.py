@@ -14,7 +14,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def all_commands(app: typer.Typer) -> None:
-    # Each command module exposes `register(app)`; one line per module, in the order of `--help`.
+    # Each helper module exposes `register(app)`; add a line per module, in the order of `--help`.
     from agentctl.cli import config
 
     config.register(app)
@@ -27,18 +27,18 @@ def all_commands(app: typer.Typer) -> None:
     from agentctl.cli import build
 
     build.register(app)
-    from agentctl.cli import deploy
+    from agentctl.cli import deploy, endpoint, invoke, version
 
     deploy.register(app)
-    from agentctl.cli import invoke
-
     invoke.register(app)
-    from agentctl.cli import version
-
     version.register(app)
-    from agentctl.cli import endpoint
-
     endpoint.register(app)
     from agentctl.cli import local
 
     local.register(app)
+    from agentctl.cli import instance
+
+    instance.register(app)
+    from agentctl.cli import logs
+
+    logs.register(app)

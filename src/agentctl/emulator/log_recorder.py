@@ -1,0 +1,156 @@
+"""What the data plane calls to fill the log store: instance lines and a start/end record per request.
+
+The pool hands ``LogRecorder.line`` to the driver as the log sink; the gateway reports each request
+(``request_started`` once an instance is leased, ``request_ended`` when the answer is done, or
+``request_rejected`` when it answered without an instance: 404, 429, a failed start). The wiring is
+described in docs/architecture.md ("logs").
+
+Attribution (DESIGN §5): a line is given to a request when that request is the only one in flight on
+the instance that printed it (``attribute``); with two or more in flight, nobody can tell, so it stays
+unattributed. The recorder keeps the in-flight set per instance from the gateway's calls. Many servers
+write their access line just after the answer went out, so a request still counts as the one in flight
+for ``linger`` seconds (default 0.1) after its end, until another request starts on that instance.
+
+Every method returns at once (the store writes on its own thread) and is safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from agentctl.emulator.drivers.base import InstanceSpec, LogLine
+from agentctl.emulator.logs import LogRecord, LogStore
+
+KNOWN_INSTANCES = 4096  # instance id → runtime/version entries kept for lines that arrive late
+LINGER = 0.1
+
+
+def attribute(in_flight: Collection[str]) -> str | None:
+    """The request a line belongs to: the only one in flight on its instance, else None."""
+    return next(iter(in_flight)) if len(in_flight) == 1 else None
+
+
+@dataclass(frozen=True)
+class _Source:
+    runtime_id: str
+    runtime_name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class _Request:
+    source: _Source
+    endpoint: str
+    instance_id: str
+    started: float  # time.monotonic()
+
+
+class LogRecorder:
+    """Turns data-plane events into ``LogRecord``s. ``locate`` finds an instance's spec by id (the pool's)."""
+
+    def __init__(self, store: LogStore, *, locate: Callable[[str], InstanceSpec | None] | None = None,
+                 linger: float = LINGER, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.locate = locate
+        self.linger, self._clock = linger, clock
+        self._lock = threading.Lock()
+        self._requests: dict[str, _Request] = {}
+        self._in_flight: dict[str, set[str]] = {}  # instance id → request ids
+        self._just_ended: dict[str, tuple[str, _Request, float]] = {}  # instance id → (request id, request, when)
+        self._sources: OrderedDict[str, _Source] = OrderedDict()
+
+    # instance output -------------------------------------------------------------
+    def line(self, line: LogLine) -> None:
+        """The pool's log sink: one line an instance printed (stdout, stderr or a system note)."""
+        request_id, request = self._owner(line.instance_id)
+        source = request.source if request else self._source(line.instance_id)
+        self.store.append(LogRecord(
+            time_ns=int(line.time * 1e9), runtime_id=source.runtime_id, runtime_name=source.runtime_name,
+            version=source.version, kind=line.stream if line.stream in ("stdout", "stderr") else "system",
+            message=line.text, endpoint=request.endpoint if request else None, instance_id=line.instance_id,
+            request_id=request_id))
+
+    def _owner(self, instance_id: str) -> tuple[str | None, _Request | None]:
+        with self._lock:
+            flying = self._in_flight.get(instance_id)
+            if flying:
+                request_id = attribute(flying)
+                return request_id, self._requests.get(request_id) if request_id else None
+            ended = self._just_ended.get(instance_id)
+        if ended is not None and self._clock() - ended[2] <= self.linger:
+            return ended[0], ended[1]
+        return None, None
+
+    def _source(self, instance_id: str) -> _Source:
+        with self._lock:
+            known = self._sources.get(instance_id)
+        if known is not None:
+            return known
+        spec = self.locate(instance_id) if self.locate else None
+        if spec is None:
+            return _Source("", "", "")
+        return self._remember(instance_id, _Source(spec.runtime_id, spec.runtime_name, spec.version))
+
+    def _remember(self, instance_id: str, source: _Source) -> _Source:
+        with self._lock:
+            self._sources[instance_id] = source
+            self._sources.move_to_end(instance_id)
+            while len(self._sources) > KNOWN_INSTANCES:
+                self._sources.popitem(last=False)
+        return source
+
+    # requests ----------------------------------------------------------------------
+    def request_started(self, request_id: str, *, runtime_id: str, runtime_name: str, version: str,
+                        endpoint: str, instance_id: str, method: str = "", path: str = "") -> None:
+        """A request got a slot on ``instance_id`` and is about to be proxied."""
+        source = self._remember(instance_id, _Source(runtime_id, runtime_name, version))
+        with self._lock:
+            self._requests[request_id] = _Request(source, endpoint, instance_id, self._clock())
+            self._in_flight.setdefault(instance_id, set()).add(request_id)
+            self._just_ended.pop(instance_id, None)
+        self.store.append(LogRecord(
+            time_ns=time.time_ns(), runtime_id=runtime_id, runtime_name=runtime_name, version=version,
+            kind="request-start", message=f"{method} {path}".strip(), endpoint=endpoint, instance_id=instance_id,
+            request_id=request_id))
+
+    def request_ended(self, request_id: str, status: int, *, message: str = "") -> bool:
+        """The answer to a started request is complete (or failed with ``status``); False if unknown."""
+        with self._lock:
+            request = self._requests.pop(request_id, None)
+            if request is not None:
+                flying = self._in_flight.get(request.instance_id)
+                if flying is not None:
+                    flying.discard(request_id)
+                    if not flying:
+                        del self._in_flight[request.instance_id]
+                        self._just_ended[request.instance_id] = (request_id, request, self._clock())
+                        if len(self._just_ended) > KNOWN_INSTANCES:  # instances come and go: forget the oldest
+                            del self._just_ended[next(iter(self._just_ended))]
+        if request is None:
+            return False
+        duration = (self._clock() - request.started) * 1000
+        self.store.append(LogRecord(
+            time_ns=time.time_ns(), runtime_id=request.source.runtime_id,
+            runtime_name=request.source.runtime_name, version=request.source.version, kind="request-end",
+            message=message, endpoint=request.endpoint, instance_id=request.instance_id, request_id=request_id,
+            status=status, duration_ms=round(duration, 3)))
+        return True
+
+    def request_rejected(self, request_id: str, status: int, message: str, *, runtime_name: str, endpoint: str,
+                         runtime_id: str = "", version: str = "", duration_ms: float = 0.0) -> None:
+        """The gateway answered by itself (no instance): one end record with the status and why.
+
+        Give ``runtime_id`` whenever the runtime is known: queries select by it.
+        """
+        self.store.append(LogRecord(
+            time_ns=time.time_ns(), runtime_id=runtime_id, runtime_name=runtime_name, version=version,
+            kind="request-end", message=message, endpoint=endpoint, request_id=request_id, status=status,
+            duration_ms=round(duration_ms, 3)))
+
+    def in_flight(self, instance_id: str) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._in_flight.get(instance_id, ()))
