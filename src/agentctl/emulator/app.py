@@ -36,6 +36,14 @@ from agentctl.access import AccessStore, Credentials
 from agentctl.api.signing import NonceCache
 from agentctl.emulator.codestore import CodeStore
 from agentctl.emulator.control import make_control_app
+from agentctl.emulator.drivers import driver_named
+from agentctl.emulator.exec import add_exec_route, pool_resolver
+from agentctl.emulator.fc3_api import mount_fc3_api
+from agentctl.emulator.gateway import Gateway, GatewayServer, start_gateway
+from agentctl.emulator.log_recorder import LogRecorder
+from agentctl.emulator.logs import LogStore, Retention
+from agentctl.emulator.logs_api import mount_logs_api
+from agentctl.emulator.pool import InstancePool
 from agentctl.emulator.service import AgentRunService, ServiceConfig
 from agentctl.emulator.store import Store
 
@@ -107,12 +115,9 @@ def bind(port: int | None) -> socket.socket:
     raise OSError("no free port on 127.0.0.1")
 
 
-async def _start_gateway(store: Store, port: int | None) -> Any:
-    from agentctl.emulator.drivers import driver_named
-    from agentctl.emulator.gateway import Gateway, start_gateway
-    from agentctl.emulator.pool import InstancePool
-
-    gateway = Gateway(store, InstancePool(driver_named("process")))
+async def _start_gateway(store: Store, port: int | None, pool: InstancePool, recorder: LogRecorder) -> GatewayServer:
+    recorder.locate = lambda iid: (i.spec if (i := pool.find(iid)) else None)
+    gateway = Gateway(store, pool, logs=recorder)
     if port:
         with contextlib.suppress(OSError):
             return await start_gateway(gateway, HOST, port)
@@ -129,7 +134,10 @@ async def serve(state_dir: Path) -> None:
 
     control_sock = bind(previous.get("controlPort"))
     control_port = control_sock.getsockname()[1]
-    gateway = await _start_gateway(store, previous.get("gatewayPort"))
+    log_store = LogStore(state_dir / "logs.db", retention=Retention.from_env())
+    recorder = LogRecorder(log_store)
+    pool = InstancePool(driver_named("process"), log_sink=recorder.line)
+    gateway = await _start_gateway(store, previous.get("gatewayPort"), pool, recorder)
     access = AccessStore()
     creds = local_credentials(f"http://{HOST}:{control_port}", access)
 
@@ -142,6 +150,9 @@ async def serve(state_dir: Path) -> None:
 
     app = make_control_app(service, lambda fn: loop.run_in_executor(worker, fn), SecretLookup(creds, access),
                            NonceCache())
+    mount_logs_api(app, log_store)
+    mount_fc3_api(app, pool)
+    add_exec_route(app, pool_resolver(pool))
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     await web.SockSite(runner, control_sock).start()
@@ -162,6 +173,7 @@ async def serve(state_dir: Path) -> None:
         await gateway.close()
         worker.shutdown(wait=True)
         store.close()
+        log_store.close()
         write_state(state_dir, {**state, "pid": None, "stoppedAt": datetime.now(timezone.utc).isoformat()})
 
 

@@ -329,7 +329,7 @@ def _exit_code(returncode: int) -> int:
 def pool_resolver(pool: InstancePool) -> Resolve:
     """Exec against the data plane: a live instance of that function, in the environment its driver gives.
 
-    Needs ``driver.exec_env(handle) -> (cwd, env) | None`` (the process driver keeps both per instance).
+    Uses ``driver.exec_env(handle) -> (cwd, env) | None`` (part of the driver interface).
     """
     from agentctl.api.fc3 import function_name
 
@@ -339,7 +339,7 @@ def pool_resolver(pool: InstancePool) -> Resolve:
             return None
         if function != function_name(instance.spec.runtime_id):
             return None
-        found = pool.driver.exec_env(instance.handle)  # type: ignore[attr-defined]  # see docs/architecture.md
+        found = pool.driver.exec_env(instance.handle)
         return ExecEnv(*found) if found else None
 
     return resolve

@@ -96,8 +96,9 @@ def revision_of(record: Mapping[str, Any]) -> str:
 
 
 class Gateway:
-    def __init__(self, routes: RouteSource, pool: InstancePool, *, router: Router | None = None) -> None:
-        self.routes, self.pool = routes, pool
+    def __init__(self, routes: RouteSource, pool: InstancePool, *, router: Router | None = None,
+                 logs: Any = None) -> None:
+        self.routes, self.pool, self.logs = routes, pool, logs
         self.router = router or Router()
         self._session: aiohttp.ClientSession | None = None
 
@@ -148,18 +149,32 @@ class Gateway:
         if invocation is None:
             return error_response(request_id, RouteError(
                 404, "NotFound", f"no such gateway path {request.path!r}; gateway URLs look like {URL_SHAPE}"))
+        target = None
         try:
             target = self.resolve(invocation)
             lease = await self.pool.acquire(target)
-        except RouteError as exc:
-            return error_response(request_id, exc)
-        except InstanceStartFailed as exc:
-            return error_response(request_id, RouteError(exc.status, exc.code, exc.message, hint=exc.hint,
-                                                         logs=exc.logs))
+        except (RouteError, InstanceStartFailed) as exc:
+            error = exc if isinstance(exc, RouteError) else RouteError(exc.status, exc.code, exc.message,
+                                                                       hint=exc.hint, logs=exc.logs)
+            if self.logs is not None:
+                self.logs.request_rejected(request_id, error.status, error.message, runtime_name=invocation.runtime,
+                                           endpoint=invocation.endpoint,
+                                           runtime_id=target.runtime_id if target else "",
+                                           version=target.version if target else "")
+            return error_response(request_id, error)
+        if self.logs is not None:
+            self.logs.request_started(request_id, runtime_id=target.runtime_id, runtime_name=target.runtime_name,
+                                      version=target.version, endpoint=invocation.endpoint,
+                                      instance_id=lease.instance.id, method=request.method, path=invocation.path)
+        status = 499  # the client went away before the answer was complete
         try:
-            return await self._proxy(request, invocation, target, lease, request_id)
+            response = await self._proxy(request, invocation, target, lease, request_id)
+            status = response.status
+            return response
         finally:
             lease.release()
+            if self.logs is not None:
+                self.logs.request_ended(request_id, status)
 
     async def _proxy(self, request: web.BaseRequest, invocation: Invocation, target: Target, lease: Lease,
                      request_id: str) -> web.StreamResponse:

@@ -89,6 +89,9 @@ class Driver(Protocol):
         """The instance's recent output lines, oldest first."""
         ...
 
-    async def exec(self, handle: Handle, argv: list[str], *, workdir: str | None = None) -> asyncio.subprocess.Process:
-        """Run one command inside the instance (its environment and working directory), pipes attached."""
+    def exec_env(self, handle: Handle) -> tuple[str, dict[str, str]] | None:
+        """Where a command runs "inside" the instance: (working dir, environment); None once it is gone.
+
+        ``emulator.exec`` runs the command there (with pipes or a pty) for ``instance exec``.
+        """
         ...

@@ -161,12 +161,12 @@ class ProcessDriver:
         lines = list(handle.tail)
         return lines[-tail:] if tail else lines
 
-    async def exec(self, handle: Handle, argv: list[str], *, workdir: str | None = None) -> asyncio.subprocess.Process:
-        env, cwd = self._envs[handle.instance_id]
-        return await asyncio.create_subprocess_exec(
-            *argv, cwd=workdir or cwd, env=env, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
+    def exec_env(self, handle: Handle) -> tuple[str, dict[str, str]] | None:
+        found = self._envs.get(handle.instance_id)
+        if found is None:
+            return None
+        env, cwd = found
+        return cwd, dict(env)
 
 
 async def _pump(stream: asyncio.StreamReader, handle: Handle, name: str) -> None:
