@@ -82,10 +82,17 @@ def open_backend(
     store = AccessStore()
     resolved = resolve_access(cli_alias, spec_alias, store)
     choice = choose(resolved, forced)
+    if choice.kind == "local":
+        # The note rides along with "Started the local emulator": once per start, not on every command.
+        def say_on_start(message: str) -> None:
+            if say:
+                if choice.note:
+                    say(choice.note)
+                say(message)
+
+        return _open_local(store, region, debug, say_on_start)
     if choice.note and say:
         say(choice.note)
-    if choice.kind == "local":
-        return _open_local(store, region, debug, say)
     assert resolved.credentials is not None  # choose() only says cloud when there are keys
     return _open_cloud(resolved, region, debug)
 
@@ -96,7 +103,7 @@ def _open_local(store: AccessStore, region: str | None, debug: bool, say: Callab
     from agentctl.backends.local import LocalBackend
     from agentctl.emulator.daemon import ensure_running
 
-    info = ensure_running(say=say) if say else ensure_running()
+    info = ensure_running(say=say)
     creds = store.get(LOCAL_ALIAS)
     if creds is None:
         raise BackendError("the local emulator is running but the `local` access alias is missing",

@@ -55,8 +55,8 @@ def emit(data: Any, fmt: str, table: Table | None = None) -> None:
     console = Console(soft_wrap=True)
     if table is None:
         kv = RichTable(show_header=False, box=None, pad_edge=False)
-        kv.add_column(style="bold")
-        kv.add_column()
+        kv.add_column(style="bold", no_wrap=True)
+        kv.add_column(overflow="fold")  # never cut a URL or an id short
         for key, value in data.items():
             kv.add_row(str(key), _cell(data, key) if not isinstance(value, dict | list) else to_yaml(value).rstrip())
         console.print(kv)
@@ -64,7 +64,7 @@ def emit(data: Any, fmt: str, table: Table | None = None) -> None:
     rows = data if isinstance(data, list) else [data]
     out = RichTable(title=table.title, title_justify="left")
     for column in table.columns:
-        out.add_column(column.header)
+        out.add_column(column.header, overflow="fold")
     for row in rows:
         out.add_row(*(_cell(row, c.key) for c in table.columns))
     console.print(out)

@@ -34,6 +34,7 @@ from aiohttp import web
 from agentctl import __version__, paths
 from agentctl.access import AccessStore, Credentials
 from agentctl.api.signing import NonceCache
+from agentctl.emulator import settings
 from agentctl.emulator.codestore import CodeStore
 from agentctl.emulator.control import make_control_app
 from agentctl.emulator.drivers import driver_named
@@ -127,6 +128,7 @@ async def _start_gateway(store: Store, port: int | None, pool: InstancePool, rec
 async def serve(state_dir: Path) -> None:
     """Run the daemon until SIGTERM/SIGINT (see the module docstring)."""
     previous = read_state(state_dir)
+    options = settings.load(state_dir)
     store = Store(state_dir / "state.db")
     codes = CodeStore(state_dir / "code")
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentrun-control")
@@ -136,7 +138,9 @@ async def serve(state_dir: Path) -> None:
     control_port = control_sock.getsockname()[1]
     log_store = LogStore(state_dir / "logs.db", retention=Retention.from_env())
     recorder = LogRecorder(log_store)
-    pool = InstancePool(driver_named("process"), log_sink=recorder.line)
+    # TODO(issue 5): "auto" picks docker when an engine answers; until the docker driver lands it means process.
+    driver = driver_named("process" if options.driver == "auto" else options.driver)
+    pool = InstancePool(driver, startup_timeout=options.startup_timeout_seconds, log_sink=recorder.line)
     gateway = await _start_gateway(store, previous.get("gatewayPort"), pool, recorder)
     access = AccessStore()
     creds = local_credentials(f"http://{HOST}:{control_port}", access)

@@ -1,0 +1,62 @@
+"""How the daemon runs its data plane: driver, instance limits, queue, idle timeout.
+
+Set by ``agentctl local start --driver … --max-instances … --idle-timeout …`` and kept in
+``$AGENTCTL_HOME/emulator/settings.json``, so a daemon restarted by itself (after a crash or ``kill -9``)
+runs with the same settings. Values not given keep their previous (or default) value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from agentctl.errors import BadInput
+
+DRIVERS = ("auto", "process", "docker")
+SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    driver: str = "auto"  # auto: docker when an engine answers, else process
+    max_instances: int = 50  # all runtimes together; past it (and a full queue) requests get 429
+    queue_depth: int = 100  # requests waiting for a free slot, per version
+    queue_wait_seconds: float = 10.0  # how long one may wait in the queue before its 429
+    idle_timeout_seconds: float = 300.0  # an instance with nothing in flight for this long stops (scale to zero)
+    startup_timeout_seconds: float = 60.0  # from start to healthy
+
+    def check(self) -> EmulatorSettings:
+        if self.driver not in DRIVERS:
+            raise BadInput(f"unknown driver {self.driver!r}", hint=f"Use one of: {', '.join(DRIVERS)}.")
+        for name in ("max_instances", "queue_depth"):
+            if getattr(self, name) < (1 if name == "max_instances" else 0):
+                raise BadInput(f"--{name.replace('_', '-')} must be at least "
+                               f"{1 if name == 'max_instances' else 0}, not {getattr(self, name)}",
+                               hint="Pass a whole number, e.g. --max-instances 20.")
+        for name in ("queue_wait_seconds", "idle_timeout_seconds", "startup_timeout_seconds"):
+            if getattr(self, name) <= 0:
+                raise BadInput(f"{name.replace('_', ' ')} must be positive, not {getattr(self, name)}",
+                               hint="Pass a number of seconds, e.g. --idle-timeout 60.")
+        return self
+
+    def updated(self, **changes: Any) -> EmulatorSettings:
+        """These settings with the given values changed (None means: keep)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None}).check()
+
+
+def load(state_dir: Path) -> EmulatorSettings:
+    try:
+        raw = json.loads((state_dir / SETTINGS_FILE).read_text())
+    except (OSError, ValueError):
+        return EmulatorSettings()
+    known = {f.name for f in fields(EmulatorSettings)}
+    return EmulatorSettings(**{k: v for k, v in raw.items() if k in known})
+
+
+def save(state_dir: Path, settings: EmulatorSettings) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = state_dir / (SETTINGS_FILE + ".tmp")
+    tmp.write_text(json.dumps(asdict(settings), indent=2) + "\n")
+    tmp.replace(state_dir / SETTINGS_FILE)
