@@ -135,7 +135,10 @@ def test_a_crashed_instance_leaves_rotation_and_the_next_request_starts_another(
     with_pool(body)
 
 
-def test_stop_ends_the_apps_children_and_a_silent_port_counts_as_healthy() -> None:
+def test_stop_ends_the_apps_children_and_a_silent_port_counts_as_healthy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Host pids: under the sandbox the app sits in its own pid namespace and reports a pid of that namespace.
+    monkeypatch.setenv("AGENTCTL_SANDBOX", "0")
+
     async def body(pool: InstancePool) -> None:
         lease = await pool.acquire(target("spawner"))  # listens, but does not speak HTTP
         lease.release()

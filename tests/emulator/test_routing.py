@@ -89,3 +89,21 @@ def test_session_points_are_stable_and_spread() -> None:
 
 def test_split_is_a_value() -> None:
     assert split_of(endpoint("1", ("2", 0.5))) == TrafficSplit("1", (("2", 0.5), ("1", 0.5)))
+
+
+def test_a_session_always_gets_the_version_of_its_own_point() -> None:
+    router = Router(random.Random(3))
+    split = split_of(endpoint("1", ("2", 0.5)))
+    for session in (f"s-{i}" for i in range(200)):
+        expected = split.choose(session_point(session))
+        assert {router.choose(split, session) for _ in range(5)} == {expected}
+
+
+def test_sessions_split_by_the_weights_and_move_only_across_the_changed_edge() -> None:
+    router = Router()
+    sessions = [f"user-{i}" for i in range(10_000)]
+    before = [router.choose(split_of(endpoint("1", ("2", 0.1))), s) for s in sessions]
+    after = [router.choose(split_of(endpoint("1", ("2", 0.5))), s) for s in sessions]
+    assert abs(before.count("2") / 10_000 - 0.1) < 0.02
+    moved = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    assert set(moved) == {("1", "2")} and abs(len(moved) / 10_000 - 0.4) < 0.02

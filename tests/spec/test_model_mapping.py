@@ -103,17 +103,13 @@ def test_role_arn_rules() -> None:
     assert role_arn(None, "42") is None
 
 
-def test_endpoints_are_typed_and_weights_go_to_the_primary() -> None:
+def test_endpoints_are_typed() -> None:
+    """(The weighted-endpoint rule itself is deploy's: tests/deploy/test_endpoints.py.)"""
     spec = AgentSpec.from_props(props(endpoints=[{"name": "prod", "version": 1, "description": "p"},
                                                  {"name": "canary", "version": "2", "weight": 0.1},
                                                  {"name": "dev"}]))
     assert spec.endpoints == [EndpointSpec("prod", "1", None, "p"), EndpointSpec("canary", "2", 0.1),
                               EndpointSpec("dev", "LATEST")]
-    prod, canary, _ = spec.endpoint_bodies()
-    assert prod == {"agentRuntimeEndpointName": "prod", "targetVersion": "1", "description": "p",
-                    "routingConfiguration": {"versionWeights": [{"version": "2", "weight": 0.1}]}}
-    assert canary == {"agentRuntimeEndpointName": "canary", "targetVersion": "2"}
-    assert round_trips(prod, models.CreateAgentRuntimeEndpointInput)
 
 
 @pytest.mark.parametrize("bad, message", [

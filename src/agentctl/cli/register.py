@@ -39,6 +39,12 @@ def all_commands(app: typer.Typer) -> None:
     from agentctl.cli import instance
 
     instance.register(app)
+    from agentctl.cli import concurrency
+
+    concurrency.register(app)
     from agentctl.cli import logs
 
     logs.register(app)
+    from agentctl.cli import metrics
+
+    metrics.register(app)

@@ -37,16 +37,20 @@ from agentctl.api.signing import NonceCache
 from agentctl.emulator import settings
 from agentctl.emulator.codestore import CodeStore
 from agentctl.emulator.control import make_control_app
-from agentctl.emulator.drivers import driver_named
+from agentctl.emulator.drivers import open_driver
 from agentctl.emulator.exec import add_exec_route, pool_resolver
 from agentctl.emulator.fc3_api import mount_fc3_api
 from agentctl.emulator.gateway import Gateway, GatewayServer, start_gateway
+from agentctl.emulator.limits import Limits
 from agentctl.emulator.log_recorder import LogRecorder
 from agentctl.emulator.logs import LogStore, Retention
 from agentctl.emulator.logs_api import mount_logs_api
+from agentctl.emulator.metrics_api import mount_metrics_api, pool_snapshot
 from agentctl.emulator.pool import InstancePool
+from agentctl.emulator.reserved import ReservedConcurrency
 from agentctl.emulator.service import AgentRunService, ServiceConfig
 from agentctl.emulator.store import Store
+from agentctl.errors import AgentctlError
 
 HOST = "127.0.0.1"
 LOCAL_ALIAS = "local"
@@ -138,9 +142,12 @@ async def serve(state_dir: Path) -> None:
     control_port = control_sock.getsockname()[1]
     log_store = LogStore(state_dir / "logs.db", retention=Retention.from_env())
     recorder = LogRecorder(log_store)
-    # TODO(issue 5): "auto" picks docker when an engine answers; until the docker driver lands it means process.
-    driver = driver_named("process" if options.driver == "auto" else options.driver)
-    pool = InstancePool(driver, startup_timeout=options.startup_timeout_seconds, log_sink=recorder.line)
+    # "auto": Docker when an engine answers (and the image is local), else process; see emulator.drivers.
+    driver = await asyncio.to_thread(open_driver, options.driver, startup_timeout=options.startup_timeout_seconds)
+    pool = InstancePool(driver, startup_timeout=options.startup_timeout_seconds, log_sink=recorder.line,
+                        limits=Limits(options.max_instances, options.queue_depth, options.queue_wait_seconds),
+                        idle_timeout=options.idle_timeout_seconds)
+    pool.start()  # idle timeout, session expiry, warm instances
     gateway = await _start_gateway(store, previous.get("gatewayPort"), pool, recorder)
     access = AccessStore()
     creds = local_credentials(f"http://{HOST}:{control_port}", access)
@@ -155,7 +162,11 @@ async def serve(state_dir: Path) -> None:
     app = make_control_app(service, lambda fn: loop.run_in_executor(worker, fn), SecretLookup(creds, access),
                            NonceCache())
     mount_logs_api(app, log_store)
-    mount_fc3_api(app, pool)
+    mount_metrics_api(app, log_store, pool_snapshot(pool))
+    reserved = ReservedConcurrency(state_dir, pool, store)
+    mount_fc3_api(app, pool, reserved)
+    reserved.apply()  # reserved concurrency kept across restarts; follows every deploy and traffic shift
+    store.subscribe(lambda: loop.call_soon_threadsafe(reserved.apply))
     add_exec_route(app, pool_resolver(pool))
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
@@ -193,5 +204,9 @@ def main() -> int:
         if not held:
             log.error("another emulator is already running for %s", state_dir)
             return 3
-        asyncio.run(serve(state_dir))
+        try:
+            asyncio.run(serve(state_dir))
+        except AgentctlError as err:  # one line in daemon.log, which the starting CLI quotes
+            log.error("%s%s", err.message, f" — {err.hint}" if err.hint else "")
+            return err.exit_code
     return 0

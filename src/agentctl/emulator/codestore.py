@@ -106,6 +106,22 @@ class CodeStore:
             else:
                 target.unlink(missing_ok=True)
 
+    def prune_latest(self, runtime_id: str, current: Path | str | None) -> None:
+        """Remove LATEST trees older than the one before ``current``.
+
+        The tree just replaced stays: instances of the old revision keep serving (and may still start)
+        until the gateway has switched to the new one and they have drained. Start-up garbage collection
+        removes it later.
+        """
+        if not current:
+            return
+        runtime_dir = self.root / runtime_id
+        trees = sorted((p for p in runtime_dir.glob("latest-*") if p.is_dir()),
+                       key=lambda p: int(p.name.split("-", 1)[1]) if p.name.split("-", 1)[1].isdigit() else -1)
+        current_path = Path(current).resolve()
+        older = [p for p in trees if p.resolve() != current_path]
+        self.discard(*older[:-1])
+
     def collect_garbage(self, referenced: Iterable[str]) -> list[Path]:
         """Delete every tree and staged zip not in ``referenced`` (absolute paths); return what went."""
         keep = {str(Path(p).resolve()) for p in referenced if p}

@@ -195,7 +195,18 @@ def stop(timeout: float = STOP_TIMEOUT) -> int | None:
     pid = _running_pid()
     if pid is not None:
         terminate(pid, timeout)
+    _remove_leftover_containers()
     return pid
+
+
+def _remove_leftover_containers() -> None:
+    """Containers of this home that a killed daemon (``kill -9``) could not stop; none without an engine."""
+    if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
+        return
+    from agentctl.emulator.drivers.docker import remove_leftovers
+
+    with contextlib.suppress(Exception):  # best effort: no engine, or it refused — nothing of ours to remove
+        remove_leftovers()
 
 
 def terminate(pid: int, timeout: float = STOP_TIMEOUT) -> None:

@@ -4,8 +4,9 @@
         ?command=sh&command=-c&command=pwd&stdin=true&stdout=true&stderr=true&tty=false[&idleTimeout=N]
 
 Frames are those of :mod:`agentctl.api.exec_client` (type byte first: 0 stdin, 1 stdout, 2 stderr,
-3 error, 4 resize, 5 close). For a process instance the command runs with the instance's environment
-and working directory (an :class:`ExecEnv` the ``resolve`` callback gives), in its own session:
+3 error, 4 resize, 5 close). The command runs the way the instance's driver says (an :class:`ExecEnv`
+the ``resolve`` callback gives): a process instance's environment and working directory (inside its
+bubblewrap sandbox when it has one), or ``docker exec`` into a container; in its own session:
 
 - ``tty=false``: pipes; stdout and stderr frames stay apart; an empty stdin frame closes stdin.
 - ``tty=true``: a real pseudo-terminal that is the command's controlling terminal, so Ctrl-C
@@ -31,7 +32,7 @@ import struct
 import sys
 import termios
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ from multidict import MultiMapping
 
 from agentctl.api import exec_client as proto
 from agentctl.api.fc3 import EXEC_PATH
+from agentctl.emulator.drivers.base import ExecTarget
 
 if TYPE_CHECKING:
     from agentctl.emulator.pool import InstancePool
@@ -55,12 +57,9 @@ _TAKE_TTY = ("import fcntl,os,sys,termios\n"
              "except OSError as e:\n sys.stderr.write(f'{sys.argv[1]}: {e.strerror}\\n'); sys.exit(127)\n")
 
 
-@dataclass(frozen=True)
-class ExecEnv:
-    """Where a process instance runs: its working directory and environment."""
-
-    cwd: str
-    env: Mapping[str, str]
+# How a command runs inside an instance: ``ExecEnv(cwd, env)`` for a plain process, plus an argv prefix
+# (bubblewrap, ``docker exec``) when the driver gives one. The old name stays for callers.
+ExecEnv = ExecTarget
 
 
 # (function name, instance id) → the instance's ExecEnv, or None when no such live instance of that function.
@@ -125,7 +124,8 @@ def make_exec_handler(resolve: Resolve) -> Callable[[web.Request], Any]:
         try:
             code = await session.run(ws)
         except OSError as err:
-            return await _fail(ws, 500, "ExecFailed", f"cannot run {exec_request.argv[0]}: {err.strerror or err}")
+            program = err.filename or exec_request.argv[0]  # the driver's prefix (docker, bwrap) may be missing
+            return await _fail(ws, 500, "ExecFailed", f"cannot run {program}: {err.strerror or err}")
         if code is not None and not ws.closed:
             await ws.send_bytes(proto.frame(proto.CLOSE, proto.close_payload(code)))
             await ws.close()
@@ -235,7 +235,8 @@ class PipeSession(Session):
     async def start(self) -> None:
         pipe, null = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
         self.proc = await asyncio.create_subprocess_exec(
-            *self.request.argv, cwd=self.target.cwd, env=dict(self.target.env), start_new_session=True,
+            *self.target.argv(self.request.argv), cwd=self.target.cwd, env=dict(self.target.env),
+            start_new_session=True,
             stdin=pipe if self.request.stdin else null, stdout=pipe if self.request.stdout else null,
             stderr=pipe if self.request.stderr else null)
         streams = [(proto.STDOUT, self.proc.stdout), (proto.STDERR, self.proc.stderr)]
@@ -274,7 +275,8 @@ class PtySession(Session):
         try:
             self.resize(*DEFAULT_SIZE)
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", "-S", "-c", _TAKE_TTY, *self.request.argv, cwd=self.target.cwd,
+                sys.executable, "-I", "-S", "-c", _TAKE_TTY, *self.target.argv(self.request.argv, tty=True),
+                cwd=self.target.cwd,
                 env={"TERM": "xterm-256color", **self.target.env}, stdin=slave, stdout=slave, stderr=slave,
                 start_new_session=True)
         except BaseException:
@@ -327,9 +329,9 @@ def _exit_code(returncode: int) -> int:
 
 
 def pool_resolver(pool: InstancePool) -> Resolve:
-    """Exec against the data plane: a live instance of that function, in the environment its driver gives.
+    """Exec against the data plane: a live instance of that function, run the way its driver gives.
 
-    Uses ``driver.exec_env(handle) -> (cwd, env) | None`` (part of the driver interface).
+    Uses ``driver.exec_env(handle) -> ExecTarget | None`` (part of the driver interface).
     """
     from agentctl.api.fc3 import function_name
 
@@ -339,7 +341,6 @@ def pool_resolver(pool: InstancePool) -> Resolve:
             return None
         if function != function_name(instance.spec.runtime_id):
             return None
-        found = pool.driver.exec_env(instance.handle)
-        return ExecEnv(*found) if found else None
+        return pool.driver.exec_env(instance.handle)
 
     return resolve

@@ -12,10 +12,15 @@ write their access line just after the answer went out, so a request still count
 for ``linger`` seconds (default 0.1) after its end, until another request starts on that instance.
 
 Every method returns at once (the store writes on its own thread) and is safe to call from any thread.
+
+Cold start and queue wait (for metrics) ride on the request-end record's message as leading tags,
+``[cold start] [queue 12 ms] <message>`` (``end_note``/``read_end_note``): the store's columns stay as they are,
+and ``logs`` shows them after the duration.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +32,34 @@ from agentctl.emulator.logs import LogRecord, LogStore
 
 KNOWN_INSTANCES = 4096  # instance id → runtime/version entries kept for lines that arrive late
 LINGER = 0.1
+
+
+_NOTE = re.compile(r"^(\[cold start\] ?)?(?:\[queue (\d+(?:\.\d+)?) ms\] ?)?")
+
+
+@dataclass(frozen=True)
+class EndNote:
+    """What a request-end message says besides its text."""
+
+    cold_start: bool
+    queue_wait_ms: float
+    message: str
+
+
+def end_note(message: str = "", *, cold_start: bool = False, queue_wait_ms: float = 0.0) -> str:
+    """The request-end message: ``[cold start]`` and ``[queue N ms]`` (when ≥ 1 ms) before ``message``."""
+    tags = ["[cold start]"] if cold_start else []
+    if queue_wait_ms >= 1:
+        tags.append(f"[queue {queue_wait_ms:.0f} ms]")
+    return " ".join([*tags, message] if message else tags)
+
+
+def read_end_note(message: str | None) -> EndNote:
+    """The inverse of ``end_note``."""
+    text = message or ""
+    match = _NOTE.match(text)
+    assert match is not None  # every part of the pattern is optional
+    return EndNote(bool(match.group(1)), float(match.group(2) or 0.0), text[match.end():])
 
 
 def attribute(in_flight: Collection[str]) -> str | None:
@@ -117,8 +150,13 @@ class LogRecorder:
             kind="request-start", message=f"{method} {path}".strip(), endpoint=endpoint, instance_id=instance_id,
             request_id=request_id))
 
-    def request_ended(self, request_id: str, status: int, *, message: str = "") -> bool:
-        """The answer to a started request is complete (or failed with ``status``); False if unknown."""
+    def request_ended(self, request_id: str, status: int, *, message: str = "", cold_start: bool = False,
+                      queue_wait_ms: float = 0.0) -> bool:
+        """The answer to a started request is complete (or failed with ``status``); False if unknown.
+
+        ``cold_start``: the request waited for its instance to start; ``queue_wait_ms``: how long it waited
+        for a slot (both from the pool's ``Lease``).
+        """
         with self._lock:
             request = self._requests.pop(request_id, None)
             if request is not None:
@@ -136,8 +174,8 @@ class LogRecorder:
         self.store.append(LogRecord(
             time_ns=time.time_ns(), runtime_id=request.source.runtime_id,
             runtime_name=request.source.runtime_name, version=request.source.version, kind="request-end",
-            message=message, endpoint=request.endpoint, instance_id=request.instance_id, request_id=request_id,
-            status=status, duration_ms=round(duration, 3)))
+            message=end_note(message, cold_start=cold_start, queue_wait_ms=queue_wait_ms), endpoint=request.endpoint,
+            instance_id=request.instance_id, request_id=request_id, status=status, duration_ms=round(duration, 3)))
         return True
 
     def request_rejected(self, request_id: str, status: int, message: str, *, runtime_name: str, endpoint: str,

@@ -1,21 +1,30 @@
 """The instance pool: per (runtime, version) a set of instances, started on demand.
 
-``acquire(target)`` is the assigner: it reserves a slot on a READY instance of
-the target's revision, or waits for one that is starting, or starts one (cold
-start) and waits until it is healthy. The returned :class:`Lease` gives the
-slot back on ``release()``. A target's *revision* fingerprints its code and
-configuration, so an update of LATEST starts fresh instances; once one of them
-is READY the older ones drain (stop when idle).
+``acquire(target, session=)`` is the assigner, in this order:
 
-Health (per ``healthCheckConfiguration``): with ``httpGetUrl`` set, a GET of
-that path must answer 200–399; without, ``GET /health`` answering anything
-below 500 counts, and so does a port that accepts connections but does not
-speak HTTP. A process that exits, or does not get healthy within the startup
-timeout, fails the start with the tail of its output.
+1. a session already bound to a serving instance of the target's revision joins it
+   (sticky, even when that instance is BUSY);
+2. else a slot on a serving instance with room (the first ones first, so load packs
+   onto few instances and the rest can go idle);
+3. else wait for a STARTING instance that still has unclaimed slots (a burst of N+1
+   requests at capacity N starts one more instance, not N);
+4. else start one (cold start) if the limiter allows (``max_instances``; an idle
+   instance of another version is stopped to make room when that is all it takes);
+5. else queue (bounded, with a maximum wait; see ``limits``) → :class:`Throttled`.
 
-Shaped for issue 4: ``Instance.capacity`` caps in-flight requests (the
-assigner already starts another instance when every slot is taken), instances
-carry ``last_used`` for idle timeouts, and a limiter can refuse in ``acquire``.
+The :class:`Lease` gives the slot back on ``release()``. A target's *revision*
+fingerprints its code and configuration: an update of LATEST starts fresh
+instances (or the gateway prewarms them), and once the first request is served on
+the new revision the older ones drain: they take no new requests, except ones routed
+just before the switch, and stop when idle.
+
+Health (per ``healthCheckConfiguration``, see ``upkeep``): at start the pool polls at
+once; a process that exits, or is not healthy within the startup timeout, fails the
+start with the tail of its output. ``upkeep`` then checks it while it runs, stops idle
+instances and keeps reserved ones warm.
+
+Every start and stop is a ``system`` log line ("instance started", "instance stopped
+(<reason>)", "instance crashed (exit code N)") through the handle's sink.
 """
 
 from __future__ import annotations
@@ -23,16 +32,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from agentctl.emulator.drivers.base import Driver, InstanceSpec, InstanceStartFailed, LogSink
-from agentctl.emulator.instance import Instance, Status
+from agentctl.emulator import upkeep
+from agentctl.emulator.drivers.base import Driver, InstanceSpec, InstanceStartFailed, LogLine, LogSink
+from agentctl.emulator.instance import SERVING, Instance, Status
+from agentctl.emulator.limits import RETRY_AFTER, Limits, Queue, Throttled, may_start
 
 STARTUP_TIMEOUT = 60.0
-PROBE_TIMEOUT = 1.0
 PROBE_INTERVAL = 0.02  # fast polling: a cold start should cost little more than the app's own boot
+DEFAULT_CAPACITY = 10
+REMEMBERED = 256  # stopped instances ``find`` still knows (their last log lines arrive late)
 
 
 @dataclass(frozen=True)
@@ -45,71 +59,156 @@ class Target:
     code_dir: str
     config: Mapping[str, Any]
     revision: str
-    capacity: int | None = None
+    capacity: int | None = None  # slots per instance; None: the config's (``capacity_of``)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.runtime_id, self.version)
 
 
+@dataclass
+class Group:
+    """The instances of one version, and its waiting room."""
+
+    key: tuple[str, str]  # (runtime id, version)
+    instances: list[Instance]
+    queue: Queue
+    warm: tuple[Target, int] | None = None  # reserved concurrency: (what, how many instances) kept running
+    sessions: dict[str, Instance] = field(default_factory=dict)  # session → the instance it is bound to
+    starting: dict[str, Instance] = field(default_factory=dict)  # session → the starting instance it claimed
+    current: str | None = None  # the revision requests last went to (prewarmed newer ones wait for traffic)
+
+
 class Lease:
-    """One reserved slot on one instance; release exactly once."""
+    """One reserved slot on one instance; release exactly once.
 
-    __slots__ = ("_pool", "cold_start", "instance")
+    ``instance.crashed`` tells the gateway, when the proxy breaks, that the instance died (→ 502 naming it).
+    """
 
-    def __init__(self, pool: InstancePool, instance: Instance, cold_start: bool) -> None:
+    __slots__ = ("_pool", "cold_start", "instance", "queue_wait_ms", "session")
+
+    def __init__(self, pool: InstancePool, instance: Instance, cold_start: bool, queue_wait_ms: float = 0.0,
+                 session: str | None = None) -> None:
         self._pool, self.instance, self.cold_start = pool, instance, cold_start
+        self.queue_wait_ms, self.session = queue_wait_ms, session
 
     def release(self) -> None:
         if self._pool is not None:
-            self._pool._release(self.instance)
+            self._pool._release(self.instance, self.session)
             self._pool = None  # type: ignore[assignment]
 
 
 class InstancePool:
-    def __init__(self, driver: Driver, *, startup_timeout: float = STARTUP_TIMEOUT,
-                 log_sink: LogSink | None = None) -> None:
+    def __init__(self, driver: Driver, *, startup_timeout: float = STARTUP_TIMEOUT, log_sink: LogSink | None = None,
+                 limits: Limits | None = None, idle_timeout: float | None = None) -> None:
         self.driver = driver
         self.startup_timeout = startup_timeout
+        self.limits = limits or Limits()
+        self.idle_timeout = idle_timeout  # None: instances never stop for being idle
         self._sink = log_sink
-        self._groups: dict[tuple[str, str], list[Instance]] = {}  # what the assigner picks from
+        self._groups: dict[tuple[str, str], Group] = {}
         self._live: set[Instance] = set()  # everything not yet STOPPED, in rotation or not
+        self._known: OrderedDict[str, Instance] = OrderedDict()  # by id: live ones, then recently stopped
         self._tasks: set[asyncio.Task[None]] = set()
+        self._upkeep: asyncio.Task[None] | None = None
         self._closed = False
 
     # the assigner ----------------------------------------------------------
-    async def acquire(self, target: Target) -> Lease:
-        cold = False
-        while True:
-            if self._closed:
-                raise _shutting_down()
-            group = self._groups.setdefault(target.key, [])
-            current = [i for i in group if i.revision == target.revision]
-            for instance in current:
-                if instance.try_reserve():
-                    return Lease(self, instance, cold)
-            starting = next((i for i in current if i.status is Status.STARTING), None)
-            if starting is None:
-                starting = self._launch(target, group)
-            cold = True
-            await starting.wait_ready()
+    async def acquire(self, target: Target, *, session: str | None = None) -> Lease:
+        group = self._group(target)
+        loop = asyncio.get_running_loop()
+        cold, deadline, waited = False, None, 0.0
+        try:
+            while True:
+                if self._closed:
+                    raise _shutting_down()
+                instance = self._assign(group, target, session)
+                if instance is not None:
+                    return Lease(self, instance, cold, waited * 1000, session)
+                pending = group.starting.get(session) if session is not None else None
+                if pending is not None and pending.status is Status.STARTING:  # the session's slot is coming
+                    cold = True
+                    await pending.wait_ready()
+                    continue
+                starting = self._claimable(group, target.revision) or self._try_launch(target, group)
+                if starting is not None:
+                    cold = True
+                    await self._claim(group, starting, session)
+                    continue
+                if deadline is None:
+                    deadline = group.queue.enter()
+                began = loop.time()
+                try:
+                    await group.queue.wait(deadline)
+                finally:
+                    waited += loop.time() - began
+        finally:
+            if deadline is not None:
+                group.queue.leave()
 
-    def _launch(self, target: Target, group: list[Instance]) -> Instance:
+    @staticmethod
+    async def _claim(group: Group, starting: Instance, session: str | None) -> None:
+        """Wait for a starting instance, holding one of its future slots (for the session, if any)."""
+        starting.claims += 1
+        if session is not None:
+            group.starting[session] = starting
+        try:
+            await starting.wait_ready()
+        finally:
+            starting.claims -= 1
+            if session is not None and group.starting.get(session) is starting:
+                del group.starting[session]
+
+    def _assign(self, group: Group, target: Target, session: str | None) -> Instance | None:
+        if session is not None:
+            bound = group.sessions.get(session)
+            if bound is not None:
+                if bound.revision == target.revision and bound.try_reserve(session):
+                    return bound
+                del group.sessions[session]  # its instance left (crash, idle, newer revision): bind anew
+        for instance in group.instances:
+            if instance.revision == target.revision and instance.try_reserve(session):
+                if session is not None:
+                    group.sessions[session] = instance
+                if target.revision != group.current:  # first request on a new revision: the older ones drain
+                    group.current = target.revision
+                    self._retire_older(group, target.revision)
+                return instance
+        for instance in group.instances:  # a request routed just before a switch: its draining instance serves it
+            if instance.revision == target.revision and instance.try_reserve(session, draining=True):
+                return instance
+        return None
+
+    @staticmethod
+    def _claimable(group: Group, revision: str) -> Instance | None:
+        for instance in group.instances:
+            if instance.status is Status.STARTING and instance.revision == revision and (
+                    instance.capacity is None or instance.claims < instance.capacity):
+                return instance
+        return None
+
+    def _try_launch(self, target: Target, group: Group) -> Instance | None:
+        if not may_start(self.running(), self.limits) and not upkeep.evict_one_idle(self, target.key):
+            return None
+        return self._launch(target, group)
+
+    def _launch(self, target: Target, group: Group) -> Instance:
         spec = InstanceSpec(f"c-{secrets.token_hex(6)}", target.runtime_id, target.runtime_name, target.version,
                             target.code_dir, target.config)
-        instance = Instance(spec, target.revision, target.capacity)
-        group.append(instance)
+        instance = Instance(spec, target.revision, target.capacity or capacity_of(target.config))
+        group.instances.append(instance)
         self._live.add(instance)
+        self._known[instance.id] = instance
         self._spawn(self._boot(instance, group), f"boot-{spec.instance_id}")
         return instance
 
-    async def _boot(self, instance: Instance, group: list[Instance]) -> None:
+    async def _boot(self, instance: Instance, group: Group) -> None:
         try:
             instance.handle = await self.driver.start(instance.spec, self._sink)
             if self._closed:  # shut down while the driver was starting it
-                await self._stop(instance)
+                await self._stop(instance, "shutdown")
                 return
-            await asyncio.wait_for(self._until_healthy(instance), self.startup_timeout)
+            await asyncio.wait_for(upkeep.until_healthy(instance, PROBE_INTERVAL), self.startup_timeout)
         except asyncio.TimeoutError:
             await self._fail_start(instance, group, InstanceStartFailed(
                 "InstanceStartTimeout",
@@ -125,63 +224,148 @@ class InstancePool:
         if instance.status is not Status.STARTING:  # stopped while booting (shutdown)
             return
         instance.mark_ready()
-        self._retire_older(group, instance.revision)
+        self._note(instance, "instance started")
+        group.queue.signal.notify()
         self._spawn(self._watch_exit(instance, group), f"exit-{instance.id}")
+        self._spawn(upkeep.health_loop(self, instance), f"health-{instance.id}")
 
-    async def _until_healthy(self, instance: Instance) -> None:
-        handle = instance.handle
-        assert handle is not None
-        health = instance.spec.config.get("healthCheckConfiguration") or {}
-        path = str(health.get("httpGetUrl") or "")
-        await asyncio.sleep(float(health.get("initialDelaySeconds") or 0))
-        while True:
-            if handle.exited.done():
-                raise InstanceStartFailed(
-                    "InstanceStartFailed",
-                    f"instance {instance.id} of version {instance.spec.version} exited with code "
-                    f"{handle.exited.result()} before it became healthy",
-                    "run the app locally with PORT set to check it starts; its output is attached",
-                    logs=self._tail(instance))
-            if await probe(handle.host, handle.port, path):
-                return
-            await asyncio.sleep(PROBE_INTERVAL)
-
-    async def _fail_start(self, instance: Instance, group: list[Instance], error: InstanceStartFailed) -> None:
+    async def _fail_start(self, instance: Instance, group: Group, error: InstanceStartFailed) -> None:
         instance.mark_failed(error)
-        with contextlib.suppress(ValueError):
-            group.remove(instance)
-        await self._stop(instance)
+        self._note(instance, f"instance start failed: {error.message}")
+        self._leave_rotation(instance, group)
+        await self._stop(instance, None)
 
-    async def _watch_exit(self, instance: Instance, group: list[Instance]) -> None:
+    async def _watch_exit(self, instance: Instance, group: Group) -> None:
         assert instance.handle is not None
         code = await asyncio.shield(instance.handle.exited)
-        if instance.alive and not instance.stopping:  # crashed: out of rotation, the next request starts another
-            instance.handle.record("system", f"instance {instance.id} crashed (exit code {code})")
-            instance.mark_failed()
-        with contextlib.suppress(ValueError):
-            group.remove(instance)
-        instance.mark_stopped()
-        self._live.discard(instance)
+        if instance.stopping or not instance.alive:
+            return
+        # crashed: out of rotation at once; the next request (or the warm keeper) starts another
+        instance.exit_code = code
+        instance.crashed = True
+        self._note(instance, f"instance crashed (exit code {code})")
+        instance.mark_failed()
+        self._leave_rotation(instance, group)
+        await self._stop(instance, "crashed")
 
-    def _retire_older(self, group: list[Instance], revision: str) -> None:
-        for other in list(group):
-            if other.revision != revision and other.status in (Status.READY, Status.BUSY):
+    def _retire_older(self, group: Group, revision: str) -> None:
+        for other in list(group.instances):
+            if other.revision != revision and other.status in SERVING:
                 other.drain()
                 if other.idle:
-                    self._spawn(self._stop(other), f"stop-{other.id}")
+                    self._spawn(self._stop(other, "drained"), f"stop-{other.id}")
 
-    def _release(self, instance: Instance) -> None:
-        instance.release()
+    def _release(self, instance: Instance, session: str | None) -> None:
+        instance.release(session)
+        group = self._groups.get((instance.spec.runtime_id, instance.spec.version))
+        if group is not None:
+            group.queue.signal.notify()
         if instance.status is Status.DRAINING and instance.idle:
-            self._spawn(self._stop(instance), f"stop-{instance.id}")
+            self._spawn(self._stop(instance, "drained"), f"stop-{instance.id}")
+
+    # what upkeep and prewarm use -------------------------------------------
+    def retire(self, instance: Instance, reason: str, *, failed: bool = False) -> None:
+        """Take an instance out of rotation now and stop it in the background."""
+        if failed:
+            instance.mark_failed()
+        group = self._groups.get((instance.spec.runtime_id, instance.spec.version))
+        if group is not None:
+            self._leave_rotation(instance, group)
+        instance.stopping = True  # from now on it no longer counts against max_instances
+        self._spawn(self._stop(instance, reason), f"stop-{instance.id}")
+
+    def _leave_rotation(self, instance: Instance, group: Group) -> None:
+        with contextlib.suppress(ValueError):
+            group.instances.remove(instance)
+        for session in [s for s, i in group.sessions.items() if i is instance]:
+            del group.sessions[session]
+        self._notify_all()  # a slot for another instance may be free now
+
+    def _notify_all(self) -> None:
+        for group in self._groups.values():
+            group.queue.signal.notify()
+
+    def running(self) -> int:
+        """Instances that count against ``max_instances`` (alive, and not being stopped)."""
+        return sum(1 for i in self._live if not i.stopping)
+
+    def groups(self) -> list[Group]:
+        return list(self._groups.values())
+
+    def _group(self, target: Target) -> Group:
+        group = self._groups.get(target.key)
+        if group is None:
+            label = f"version {target.version} of {target.runtime_name}"
+            group = self._groups[target.key] = Group(target.key, [], Queue(label, self.limits))
+            self.start()
+        return group
+
+    async def prewarm(self, target: Target, count: int = 1) -> None:
+        """Make sure ``count`` instances of the target's revision are READY; returns once they are."""
+        group = self._group(target)
+        current = upkeep.serving_or_starting(group, target.revision)
+        while len(current) < count:
+            started = self._try_launch(target, group)
+            if started is None:
+                break
+            current.append(started)
+        if not current:
+            raise Throttled(RETRY_AFTER, f"cannot start an instance of version {target.version} of "
+                                         f"{target.runtime_name}: --max-instances {self.limits.max_instances} "
+                                         "are running and busy")
+        await asyncio.gather(*(i.wait_ready() for i in current))
+
+    def keep_warm(self, target: Target, count: int) -> None:
+        """Reserved concurrency: keep ``count`` instances of this target always running, from now on."""
+        group = self._group(target)
+        group.warm = (target, count)
+        upkeep.fill_warm(self, group)
+
+    def stop_keeping(self, key: tuple[str, str]) -> None:
+        """No more reserved instances for this version: they follow the idle timeout from now on."""
+        group = self._groups.get(key)
+        if group is not None:
+            group.warm = None
+
+    def warm_keys(self) -> list[tuple[str, str]]:
+        return [key for key, group in self._groups.items() if group.warm is not None]
+
+    def launch(self, target: Target) -> Instance | None:
+        """Start one more instance of ``target`` now, if the limiter allows (the warm keeper's way)."""
+        return self._try_launch(target, self._group(target))
 
     # lifecycle -------------------------------------------------------------
-    async def _stop(self, instance: Instance) -> None:
+    def start(self) -> None:
+        """Start the upkeep loop (idle timeout, session expiry, warm instances); idempotent."""
+        if self._upkeep is None and not self._closed:
+            self._upkeep = asyncio.create_task(upkeep.run(self), name="pool-upkeep")
+
+    async def _stop(self, instance: Instance, reason: str | None) -> None:
         instance.stopping = True
+        was_up = instance.ready_at is not None
         if instance.handle is not None:
             await self.driver.stop(instance.handle)
+        if was_up and reason is not None and instance.status is not Status.STOPPED:
+            self._note(instance, f"instance stopped ({reason})")
         instance.mark_stopped()
         self._live.discard(instance)
+        group = self._groups.get((instance.spec.runtime_id, instance.spec.version))
+        if group is not None and instance in group.instances:
+            self._leave_rotation(instance, group)
+        while len(self._known) > len(self._live) + REMEMBERED:
+            oldest = next(iter(self._known))
+            if self._known[oldest].alive:
+                self._known.move_to_end(oldest)
+                break
+            del self._known[oldest]
+        self._notify_all()
+
+    def _note(self, instance: Instance, text: str) -> None:
+        """A system log line for this instance (its tail and the log sink)."""
+        if instance.handle is not None:
+            instance.handle.record("system", text)
+        elif self._sink is not None:
+            self._sink(LogLine(time.time(), instance.id, "system", text))
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -192,14 +376,23 @@ class InstancePool:
         return instance.handle.tail_text(20) if instance.handle else []
 
     def instances(self) -> list[Instance]:
-        return [i for group in self._groups.values() for i in group]
+        return [i for group in self._groups.values() for i in group.instances]
 
     def find(self, instance_id: str) -> Instance | None:
-        return next((i for i in self.instances() if i.id == instance_id), None)
+        return self._known.get(instance_id)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The live instances, for metrics and ListInstances (times in epoch seconds)."""
+        now, wall = time.monotonic(), time.time()
+        return [i.describe(now, wall) for i in list(self._live) if i.alive and not i.stopping]
 
     async def close(self) -> None:
         """Stop every instance (SIGTERM, then SIGKILL) and every background task."""
         self._closed = True
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._upkeep
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -207,31 +400,19 @@ class InstancePool:
         for instance in everything:
             if instance.status is Status.STARTING:
                 instance.mark_failed(_shutting_down())
-        await asyncio.gather(*(self._stop(i) for i in everything), return_exceptions=True)
+        await asyncio.gather(*(self._stop(i, "shutdown") for i in everything), return_exceptions=True)
         self._groups.clear()
+
 
 def _shutting_down() -> InstanceStartFailed:
     return InstanceStartFailed("ShuttingDown", "the emulator is shutting down", "retry after it restarts",
                                status=503)
 
 
-async def probe(host: str, port: int, path: str) -> bool:
-    """One health probe; ``path`` empty means the default rule (``/health`` < 500, or the port accepts)."""
+def capacity_of(config: Mapping[str, Any]) -> int:
+    """Slots per instance: the version's ``sessionConcurrencyLimitPerInstance`` (s.yaml instanceConcurrency)."""
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), PROBE_TIMEOUT)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    try:
-        writer.write(f"GET {path or '/health'} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
-        line = await asyncio.wait_for(reader.readline(), PROBE_TIMEOUT)
-    except (OSError, asyncio.TimeoutError):
-        line = b""
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    parts = line.split()
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-        return not path  # not HTTP: the port accepts, which is all the default rule asks
-    status = int(parts[1])
-    return 200 <= status < 400 if path else status < 500
+        value = int(config.get("sessionConcurrencyLimitPerInstance") or DEFAULT_CAPACITY)
+    except (TypeError, ValueError):
+        return DEFAULT_CAPACITY
+    return max(1, value)

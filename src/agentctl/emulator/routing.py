@@ -92,12 +92,17 @@ def session_point(session_id: str) -> float:
 
 
 class Router:
-    """Draws a version per request. The RNG is seeded from the OS (``random.Random()``)."""
+    """Draws a version per request. The RNG is seeded from the OS (``random.Random()``).
+
+    With a session the point is the session's own (:func:`session_point`), so the
+    session keeps its version while the weights stay, and a weight change from w1
+    to w2 moves only the sessions whose points lie between the old and new edges.
+    """
 
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
 
-    def choose(self, split: TrafficSplit) -> str:
+    def choose(self, split: TrafficSplit, session: str | None = None) -> str:
         if len(split.shares) == 1:
             return split.target
-        return split.choose(self._rng.random())
+        return split.choose(session_point(session) if session else self._rng.random())

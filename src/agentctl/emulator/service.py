@@ -120,7 +120,7 @@ class AgentRunService:
         row = self.store.runtime(runtime_id)
         if row is None or row.data.get("status") not in IN_PROGRESS:
             return
-        old_tree, staged = row.code_dir, row.pending_zip
+        staged = row.pending_zip
         try:
             if staged:
                 zipped = Path(staged).read_bytes()
@@ -129,11 +129,11 @@ class AgentRunService:
             row.data["status"] = "READY"
         except (OSError, BadZip, AgentctlError) as exc:
             row.data.update(status=IN_PROGRESS[row.data["status"]], statusReason=f"code could not be unpacked: {exc}")
-            old_tree = None
         row.pending_zip = None
         with self.store.change() as tx:
             tx.save_runtime(row)
-        self.codes.discard(staged, old_tree if old_tree != row.code_dir else None)
+        self.codes.discard(staged)
+        self.codes.prune_latest(runtime_id, row.code_dir)
 
     def get_runtime(self, runtime_id: str, version: str | None = None) -> dict[str, Any]:
         row = self._runtime(runtime_id)

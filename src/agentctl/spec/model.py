@@ -258,20 +258,6 @@ class AgentSpec:
             "securityGroupId": self.vpc_config.get("securityGroupId"),
         })
 
-    def endpoint_bodies(self) -> list[dict[str, Any]]:
-        """CreateAgentRuntimeEndpointInput bodies. Weighted endpoints serve their own version alone and add
-        ``{version, weight}`` to the primary endpoint's ``routingConfiguration.versionWeights`` (DESIGN §4)."""
-        shares = [{"version": e.version, "weight": e.weight} for e in self.endpoints if e.weight is not None]
-        bodies = []
-        for endpoint in self.endpoints:
-            body: dict[str, Any] = _drop_none({"agentRuntimeEndpointName": endpoint.name,
-                                               "targetVersion": endpoint.version,
-                                               "description": endpoint.description})
-            if endpoint.weight is None and shares:
-                body["routingConfiguration"] = {"versionWeights": shares}
-            bodies.append(body)
-        return bodies
-
 
 def role_arn(role: Any, account_id: str | None) -> str | None:
     """``MyRole`` → ``acs:ram::<account>:role/MyRole``; a full ARN, or a bare name without account, stays."""

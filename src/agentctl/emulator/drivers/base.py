@@ -1,8 +1,8 @@
-"""The one small interface every instance runtime implements (``process``, later ``docker``).
+"""The one small interface every instance runtime implements (``process`` and ``docker``).
 
 A driver turns an :class:`InstanceSpec` (what to run, for which version) into a
 running :class:`Handle` (where it listens, how to watch it) and back:
-``start``, ``stop``, ``logs``, ``exec``. It knows nothing about routing,
+``start``, ``stop``, ``logs``, ``exec_env``. It knows nothing about routing,
 health or concurrency; the pool does that.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +41,25 @@ class LogLine:
 
 
 LogSink = Callable[[LogLine], None]
+
+
+@dataclass(frozen=True)
+class ExecTarget:
+    """How ``instance exec`` runs a command inside an instance.
+
+    The host runs ``argv_prefix + command`` in ``cwd`` with ``env``: a process instance gives its working
+    dir and environment (and the bubblewrap prefix when sandboxed), a docker instance ``docker exec -i <id>``.
+    A command with a terminal uses ``tty_argv_prefix`` when set (``docker exec -i -t <id>``).
+    """
+
+    cwd: str
+    env: Mapping[str, str]
+    argv_prefix: tuple[str, ...] = ()
+    tty_argv_prefix: tuple[str, ...] | None = None
+
+    def argv(self, command: Sequence[str], *, tty: bool = False) -> list[str]:
+        prefix = self.tty_argv_prefix if tty and self.tty_argv_prefix is not None else self.argv_prefix
+        return [*prefix, *command]
 
 
 @dataclass
@@ -89,9 +108,15 @@ class Driver(Protocol):
         """The instance's recent output lines, oldest first."""
         ...
 
-    def exec_env(self, handle: Handle) -> tuple[str, dict[str, str]] | None:
-        """Where a command runs "inside" the instance: (working dir, environment); None once it is gone.
+    def exec_env(self, handle: Handle) -> ExecTarget | None:
+        """How a command runs "inside" the instance; None once it is gone.
 
-        ``emulator.exec`` runs the command there (with pipes or a pty) for ``instance exec``.
+        ``emulator.exec`` runs the command that way (with pipes or a pty) for ``instance exec``.
         """
         ...
+
+
+def runnable(version: Mapping[str, Any]) -> bool:
+    """Whether instances of a stored version (``Store.version`` record) can start: code to run, or an image."""
+    container = (version.get("config") or {}).get("containerConfiguration") or {}
+    return bool(version.get("codeDir") or container.get("image"))

@@ -11,6 +11,9 @@
   ``PORT``/``FC_SERVER_PORT``/``AGENTRUN_PORT`` (a free loopback port picked
   here; the app must listen on it), ``HOST=127.0.0.1``, ``PYTHONUNBUFFERED=1``
   and ``PYTHONPATH=<code>/python:<code>`` (built dependencies ship in ``python/``).
+- Under bubblewrap when it works here (:mod:`agentctl.emulator.sandbox`): code
+  read-only, a private /tmp, no user home and no ``$AGENTCTL_HOME``; ``instance
+  exec`` runs its commands in the same sandbox (same binds, same /tmp).
 - Its own session/process group, so ``stop`` (SIGTERM, then SIGKILL after the
   grace period) also ends whatever the app started. On Linux the app also gets
   SIGTERM when the emulator dies (``PR_SET_PDEATHSIG``), so a ``kill -9`` of
@@ -25,22 +28,22 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import os
 import shlex
+import shutil
 import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from agentctl.emulator.drivers.base import Handle, InstanceSpec, InstanceStartFailed, LogLine, LogSink
+from agentctl.emulator import sandbox
+from agentctl.emulator.drivers.base import ExecTarget, Handle, InstanceSpec, InstanceStartFailed, LogLine, LogSink
 
 HOST = "127.0.0.1"
 PASSED_FROM_HOST = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
-DEFAULT_ENTRIES = {
-    "python": ((sys.executable,), ("main.py", "app.py", "index.py")),
-    "nodejs": (("node",), ("index.js", "app.js", "main.js")),
-}
+DEFAULT_ENTRIES = {"python": ("main.py", "app.py", "index.py"), "nodejs": ("index.js", "app.js", "main.js")}
 MAX_LINE = 64 * 1024
 PR_SET_PDEATHSIG = 1
 
@@ -66,8 +69,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def command_of(config: Mapping[str, object], code_dir: str) -> list[str]:
-    """The argv to run for a version; see the module docstring for the defaults."""
+def command_of(config: Mapping[str, object], code_dir: str, *, python: str = sys.executable) -> list[str]:
+    """The argv to run for a version; see the module docstring for the defaults (``python`` runs Python)."""
     code = config.get("codeConfiguration") or {}
     assert isinstance(code, Mapping)
     command = code.get("command")
@@ -76,11 +79,11 @@ def command_of(config: Mapping[str, object], code_dir: str) -> list[str]:
     if isinstance(command, list) and command:
         return [str(part) for part in command]
     language = str(code.get("language") or "python")
-    for prefix, (launcher, entries) in DEFAULT_ENTRIES.items():
+    for prefix, entries in DEFAULT_ENTRIES.items():
         if language.startswith(prefix):
             for entry in entries:
                 if (Path(code_dir) / entry).is_file():
-                    return [*launcher, entry]
+                    return [python if prefix == "python" else "node", entry]
             raise InstanceStartFailed(
                 "InstanceStartFailed",
                 f"no command for language {language!r} and none of {', '.join(entries)} in the code",
@@ -108,28 +111,40 @@ class ProcessDriver:
     name = "process"
 
     def __init__(self) -> None:
-        self._envs: dict[str, tuple[dict[str, str], str]] = {}  # instance id → (env, cwd), for exec
+        self._exec: dict[str, ExecTarget] = {}  # instance id → how to exec into it
+        self._sandboxes: dict[str, sandbox.Sandbox] = {}
         self._watchers: set[asyncio.Task[None]] = set()  # referenced so they are not collected mid-run
 
     async def start(self, spec: InstanceSpec, sink: LogSink | None = None) -> Handle:
         argv = command_of(spec.config, spec.code_dir)
         port = free_port()
         env = environment_of(spec.config, spec.code_dir, port)
+        box = sandbox.Sandbox.create(spec.code_dir, spec.instance_id) if sandbox.usable() else None
+        target = ExecTarget(spec.code_dir, env)
+        if box is not None:
+            target = ExecTarget(spec.code_dir, box.environment(env), tuple(box.argv()))
         try:
+            if box is not None:  # bwrap would start and then fail: say it the way a plain start does
+                _require_program(argv[0], spec.code_dir, target.env)
             proc = await asyncio.create_subprocess_exec(
-                *argv, cwd=spec.code_dir, env=env, stdin=asyncio.subprocess.DEVNULL,
+                *target.argv(argv), cwd=spec.code_dir, env=dict(target.env), stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 start_new_session=True, limit=MAX_LINE, preexec_fn=ON_PARENT_DEATH,
             )
         except OSError as exc:
+            if box is not None:
+                box.remove()
             raise InstanceStartFailed(
                 "InstanceStartFailed", f"cannot run {shlex.join(argv)} in {spec.code_dir}: {exc.strerror or exc}",
                 "check codeConfiguration.command and that the program is installed",
             ) from exc
         loop = asyncio.get_running_loop()
         handle = Handle(spec.instance_id, HOST, port, loop.create_future(), pid=proc.pid, sink=sink)
-        handle.record("system", f"started: {shlex.join(argv)} (pid {proc.pid}, port {port})")
-        self._envs[spec.instance_id] = (env, spec.code_dir)
+        where = "sandboxed" if box is not None else "no sandbox"
+        handle.record("system", f"started: {shlex.join(argv)} (pid {proc.pid}, port {port}, {where})")
+        self._exec[spec.instance_id] = target
+        if box is not None:
+            self._sandboxes[spec.instance_id] = box
         watcher = asyncio.create_task(self._watch(proc, handle), name=f"watch-{spec.instance_id}")
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
@@ -143,7 +158,10 @@ class ProcessDriver:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(pumps, 2.0)
         handle.record("system", f"exited with code {code}")
-        self._envs.pop(handle.instance_id, None)
+        self._exec.pop(handle.instance_id, None)
+        box = self._sandboxes.pop(handle.instance_id, None)
+        if box is not None:
+            box.remove()
         if not handle.exited.done():
             handle.exited.set_result(code)
 
@@ -161,12 +179,8 @@ class ProcessDriver:
         lines = list(handle.tail)
         return lines[-tail:] if tail else lines
 
-    def exec_env(self, handle: Handle) -> tuple[str, dict[str, str]] | None:
-        found = self._envs.get(handle.instance_id)
-        if found is None:
-            return None
-        env, cwd = found
-        return cwd, dict(env)
+    def exec_env(self, handle: Handle) -> ExecTarget | None:
+        return self._exec.get(handle.instance_id)
 
 
 async def _pump(stream: asyncio.StreamReader, handle: Handle, name: str) -> None:
@@ -179,6 +193,12 @@ async def _pump(stream: asyncio.StreamReader, handle: Handle, name: str) -> None
         if not raw:
             return
         handle.record(name, raw.decode(errors="replace").rstrip("\r\n"))
+
+
+def _require_program(program: str, cwd: str, env: Mapping[str, str]) -> None:
+    found = Path(cwd, program).is_file() if "/" in program else shutil.which(program, path=env.get("PATH"))
+    if not found:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
