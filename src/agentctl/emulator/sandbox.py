@@ -86,9 +86,9 @@ class Sandbox:
     def argv(self, workdir: str | None = None) -> list[str]:
         """The bubblewrap prefix; append the command to run (it starts in ``workdir``, default the code)."""
         return [
-            shutil.which("bwrap") or "bwrap", *_system_binds(), *_python_binds(),
-            # /tmp first: a code dir below /tmp (tests, TMPDIR homes) is then mounted on top of it.
-            "--bind", self.tmp_dir, "/tmp", "--ro-bind", self.code_dir, self.code_dir,
+            shutil.which("bwrap") or "bwrap", *_system_binds(),
+            # /tmp first: a Python prefix (a venv) or a code dir below /tmp is then mounted on top of it.
+            "--bind", self.tmp_dir, "/tmp", *_python_binds(), "--ro-bind", self.code_dir, self.code_dir,
             "--dev", "/dev", "--proc", "/proc", *NAMESPACES, "--die-with-parent", "--cap-drop", "ALL",
             "--chdir", workdir or self.code_dir, "--",
         ]
