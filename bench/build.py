@@ -19,21 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SPEC = """edition: 3.0.0
-name: bench-build
-access: default
-resources:
-  agent:
-    component: agentrun
-    props:
-      region: cn-hangzhou
-      agent:
-        name: bench-build
-        code:
-          src: ./code
-          language: python3.12
-          command: [python3, app.py]
-"""
+from emulator_kit import agent_spec  # bench/ is on sys.path when a bench runs as a script
 
 
 def timed_build(project: Path, env: dict[str, str]) -> tuple[float, str]:
@@ -58,7 +44,7 @@ def main() -> None:
         (project / "code").mkdir()
         (project / "code" / "app.py").write_text("print('bench')\n")
         (project / "code" / "requirements.txt").write_text("\n".join(args.requirements.split()) + "\n")
-        (project / "s.yaml").write_text(SPEC)
+        (project / "s.yaml").write_text(agent_spec("bench-build", concurrency=None, access="default"))
         env = {**os.environ, "AGENTCTL_BUILD_IMAGE": args.image, "AGENTCTL_HOME": str(project / ".home"),
                "NO_COLOR": "1"}
 

@@ -85,9 +85,14 @@ ThreadingHTTPServer.daemon_threads = True
 ThreadingHTTPServer((os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "9000"))), Handler).serve_forever()
 '''
 
-SPEC = """edition: 3.0.0
+def agent_spec(name: str, *, concurrency: int | None = 10, access: str = "local", extra: str = "") -> str:
+    """A minimal s.yaml: one python3.12 agent ``name`` in ./code started as ``python3 app.py``.
+
+    ``extra`` is appended under ``props.agent`` as it stands (already indented by eight spaces).
+    """
+    spec = f"""edition: 3.0.0
 name: {name}
-access: local
+access: {access}
 resources:
   agent:
     component: agentrun
@@ -99,8 +104,10 @@ resources:
           src: ./code
           language: python3.12
           command: [python3, app.py]
-        instanceConcurrency: {concurrency}
 """
+    if concurrency is not None:
+        spec += f"        instanceConcurrency: {concurrency}\n"
+    return spec + extra
 
 
 class KitError(RuntimeError):
@@ -114,7 +121,7 @@ class Kit:
         self.name, self.home, self.dir = name, root / "home", root / "project"
         (self.dir / "code").mkdir(parents=True, exist_ok=True)
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.dir / "s.yaml").write_text(SPEC.format(name=name, concurrency=concurrency))
+        (self.dir / "s.yaml").write_text(agent_spec(name, concurrency=concurrency))
         (self.dir / "code" / "app.py").write_text(APP)
         self.set_tag("v0")
         self.env = {**os.environ, "AGENTCTL_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200"}

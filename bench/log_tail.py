@@ -23,23 +23,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from emulator_kit import agent_spec  # bench/ is on sys.path when a bench runs as a script
+
 TARGET_MS = 300.0
-SPEC = """edition: 3.0.0
-name: bench-logs
-access: local
-resources:
-  agent:
-    component: agentrun
-    props:
-      region: cn-hangzhou
-      agent:
-        name: bench-logs
-        code:
-          src: ./code
-          language: python3.12
-          command: [python3, app.py]
-        instanceConcurrency: 10
-"""
 APP = '''import os, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -65,7 +51,7 @@ class Bench:
     def __init__(self, root: Path) -> None:
         self.home, self.project = root / "home", root / "project"
         (self.project / "code").mkdir(parents=True)
-        (self.project / "s.yaml").write_text(SPEC)
+        (self.project / "s.yaml").write_text(agent_spec("bench-logs"))
         (self.project / "code" / "app.py").write_text(APP)
         self.env = {**os.environ, "AGENTCTL_HOME": str(self.home), "NO_COLOR": "1"}
         self.shown: queue.Queue[tuple[int, int, int]] = queue.Queue()  # (n, printed ns, shown ns)

@@ -12,6 +12,7 @@ import http.client
 import json
 import shutil
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,27 +23,12 @@ from urllib.parse import urlsplit
 
 from lifecycle_support import Project
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from emulator_kit import agent_spec
+
 APP = Path(__file__).parent / "emulator" / "apps" / "gate" / "app.py"
 NAME = "gate-agent"
-S_YAML = """edition: 3.0.0
-name: gate
-access: default
-resources:
-  agent:
-    component: agentrun
-    props:
-      region: cn-hangzhou
-      agent:
-        name: {name}
-        code:
-          src: ./code
-          language: python3.12
-          command: [python3, app.py]
-        instanceConcurrency: {concurrency}
-{extra}        endpoints:
-          - name: default
-            version: LATEST
-"""
+DEFAULT_ENDPOINT = "        endpoints:\n          - name: default\n            version: LATEST\n"
 
 
 @dataclass
@@ -164,8 +150,8 @@ def gate_project(root: Path, *, concurrency: int = 1, start: tuple[str, ...] = (
     for folder in (home, directory / "code"):
         folder.mkdir(parents=True)
     shutil.copy(APP, directory / "code" / "app.py")
-    (directory / "s.yaml").write_text(S_YAML.format(
-        name=NAME, concurrency=concurrency, extra="".join(f"        {k}: {v}\n" for k, v in (agent or {}).items())))
+    extra = "".join(f"        {k}: {v}\n" for k, v in (agent or {}).items()) + DEFAULT_ENDPOINT
+    (directory / "s.yaml").write_text(agent_spec(NAME, concurrency=concurrency, access="default", extra=extra))
     project = Project(home, directory)
     gated = None
     try:
