@@ -33,6 +33,8 @@ log = logging.getLogger("agentctl.emulator.control")
 
 HEALTH_PATH = "/health"
 REQUEST_ID_HEADER = "x-acs-request-id"
+# Where the signature middleware leaves the request id for the handlers (typed request storage).
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def make_control_app(service: AgentRunService, run: Runner[Any], lookup_secret: 
     async def authenticate(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                            ) -> web.StreamResponse:
         request_id = new_request_id()
-        request["request_id"] = request_id
+        request[REQUEST_ID] = request_id
         if request.method == "GET" and request.path == HEALTH_PATH:
             return await handler(request)
         body = await request.read()
@@ -98,7 +100,7 @@ def make_control_app(service: AgentRunService, run: Runner[Any], lookup_secret: 
         return web.json_response({"status": "ok", "pid": os.getpid()})
 
     async def dispatch(request: web.Request) -> web.Response:
-        request_id = request["request_id"]
+        request_id = request[REQUEST_ID]
         found = match_operation(request.method, request.raw_path)
         if found is None:
             return error_reply(404, "InvalidAction.NotFound",

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agentctl.emulator.control import REQUEST_ID_HEADER, error_reply, new_request_id
+from agentctl.emulator.control import REQUEST_ID, REQUEST_ID_HEADER, error_reply, new_request_id
 from agentctl.emulator.instance import Instance
 from agentctl.emulator.pool import InstancePool
 from agentctl.emulator.reserved import ReservedConcurrency, ReservedError
@@ -79,7 +79,7 @@ def mount_concurrency(app: web.Application, reserved: ReservedConcurrency) -> No
 
     async def delete(request: web.Request, runtime_id: str) -> web.Response:
         reserved.delete(runtime_id)
-        request_id = request["request_id"]
+        request_id = request[REQUEST_ID]
         return web.Response(status=204, headers={REQUEST_ID_HEADER: request_id})
 
     for method, handler in (("GET", get), ("PUT", put), ("DELETE", delete)):
@@ -96,10 +96,10 @@ def _guarded(handler: Callable[[web.Request, str], Awaitable[web.Response]]) -> 
                 raise ReservedError(404, "FunctionNotFound", f"function {function!r} is not agentrun-<runtimeId>")
             return await handler(request, runtime_id)
         except ReservedError as err:
-            return error_reply(err.status, err.code, err.message, request["request_id"])
+            return error_reply(err.status, err.code, err.message, request[REQUEST_ID])
     return route
 
 
 def _reply(request: web.Request, body: dict[str, Any]) -> web.Response:
-    request_id = request["request_id"]
+    request_id = request[REQUEST_ID]
     return web.json_response({**body, "requestId": request_id}, headers={REQUEST_ID_HEADER: request_id})

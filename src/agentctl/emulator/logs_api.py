@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from agentctl.emulator.control import REQUEST_ID_HEADER, error_reply, new_request_id
+from agentctl.emulator.control import REQUEST_ID, REQUEST_ID_HEADER, error_reply, new_request_id
 from agentctl.emulator.logs import OUTCOMES, LogQuery, LogStore
 
 FUNCTION_PREFIX = "agentrun-"
@@ -80,7 +80,7 @@ class LogsApi:
         self.store, self.heartbeat = store, heartbeat
 
     async def query(self, request: web.Request) -> web.Response:
-        request_id = request.get("request_id") or new_request_id()
+        request_id = request.get(REQUEST_ID) or new_request_id()
         try:
             query = parse_query(request.match_info["functionName"], request.query, paged=True)
         except BadParameter as exc:
@@ -90,7 +90,7 @@ class LogsApi:
                                   "requestId": request_id}, headers={REQUEST_ID_HEADER: request_id})
 
     async def follow(self, request: web.Request) -> web.StreamResponse:
-        request_id = request.get("request_id") or new_request_id()
+        request_id = request.get(REQUEST_ID) or new_request_id()
         try:
             query = parse_query(request.match_info["functionName"], request.query, paged=False)
         except BadParameter as exc:

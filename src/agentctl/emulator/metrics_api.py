@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agentctl.emulator.control import REQUEST_ID_HEADER, error_reply, new_request_id
+from agentctl.emulator.control import REQUEST_ID, REQUEST_ID_HEADER, error_reply, new_request_id
 from agentctl.emulator.logs import LogStore
 from agentctl.emulator.logs_api import FUNCTION_PREFIX, BadParameter
 from agentctl.emulator.metrics import Window, compute
@@ -67,7 +67,7 @@ def mount_metrics_api(app: web.Application, store: LogStore, snapshot: Snapshot)
     """Add the metrics route to the control ``app`` (before it starts), behind its signature check."""
 
     async def metrics(request: web.Request) -> web.Response:
-        request_id = request.get("request_id") or new_request_id()
+        request_id = request.get(REQUEST_ID) or new_request_id()
         try:
             runtime_id, window = parse_window(request.match_info["functionName"], request.query,
                                               time.time_ns() // 1_000_000)
