@@ -63,7 +63,7 @@ def info(ctx: typer.Context, backend: str = BACKEND) -> None:
     """Show the agent runtime and its endpoints with their URLs."""
     from agentctl.deploy.lifecycle import runtime_summary
 
-    results = {t.resource.name: runtime_summary(t.backend, t.backend.require_runtime(t.name))
+    results = {t.resource.name: runtime_summary(t.backend, t.runtime())
                for t in targets(ctx, backend)}
     _emit_agents(results, options(ctx).output)
 
@@ -73,7 +73,7 @@ def remove(ctx: typer.Context, yes: bool = YES, backend: str = BACKEND) -> None:
     from agentctl.deploy.lifecycle import remove_runtime
 
     for target in targets(ctx, backend):
-        runtime = target.backend.require_runtime(target.name)
+        runtime = target.runtime()
         count = len(target.backend.endpoints(str(runtime["agentRuntimeId"])))
         confirm(f"Remove agent runtime {target.name} ({count} endpoint{'s' * (count != 1)}, all versions) "
                 f"from the {target.backend.kind} backend", yes)

@@ -36,7 +36,7 @@ def publish(
     from agentctl.deploy.lifecycle import endpoint_row, publish_endpoint
 
     target = single(ctx, backend)
-    runtime = target.backend.require_runtime(target.name)
+    runtime = target.runtime()
     endpoint = publish_endpoint(target.backend, runtime, endpoint_name, target_version,
                                 canary_version=canary_version, weight=weight, description=description)
     row = endpoint_row(target.backend, runtime, endpoint)
@@ -50,7 +50,7 @@ def list_endpoints(ctx: typer.Context, backend: str = BACKEND) -> None:
     from agentctl.deploy.lifecycle import endpoint_row
 
     target = single(ctx, backend)
-    runtime = target.backend.require_runtime(target.name)
+    runtime = target.runtime()
     rows = [endpoint_row(target.backend, runtime, ep)
             for ep in target.backend.endpoints(str(runtime["agentRuntimeId"]))]
     emit(rows, options(ctx).output, ENDPOINTS)
@@ -62,7 +62,7 @@ def get(ctx: typer.Context, endpoint_name: str = NAME, backend: str = BACKEND) -
     from agentctl.deploy.lifecycle import endpoint_row
 
     target = single(ctx, backend)
-    runtime = target.backend.require_runtime(target.name)
+    runtime = target.runtime()
     emit(endpoint_row(target.backend, runtime, target.backend.require_endpoint(runtime, endpoint_name)),
          options(ctx).output)
 
@@ -73,7 +73,7 @@ def remove(ctx: typer.Context, endpoint_name: str = NAME, yes: bool = YES, backe
     from agentctl.deploy.lifecycle import remove_endpoint
 
     target = single(ctx, backend)
-    runtime = target.backend.require_runtime(target.name)
+    runtime = target.runtime()
     target.backend.require_endpoint(runtime, endpoint_name)
     confirm(f"Remove endpoint {endpoint_name} of {target.name}", yes)
     remove_endpoint(target.backend, runtime, endpoint_name)

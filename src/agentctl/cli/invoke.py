@@ -39,7 +39,7 @@ def invoke(
     """Send a chat message to the agent (or any request with --method/--path) and stream the answer."""
     opts = options(ctx)
     target = single(ctx, backend)
-    runtime = target.backend.require_runtime(target.name)
+    runtime = target.runtime()
     url = target.backend.invoke_url(runtime, target.backend.require_endpoint(runtime, endpoint_name))
     raw = any(value is not None for value in (method, path, body))
     request = raw_request(method, path, body, header) if raw else chat_request(message or "Hello", header)

@@ -51,11 +51,7 @@ def logs(
     fmt = check_format(output or opts.output)
     filters = build_filters(start_time, end_time, request_id, instance_id, search, type_, tail=tail, limit=limit)
     target = single(ctx, backend)
-    if target.backend.kind != "local":
-        raise BackendError("logs for the cloud backend need SLS (not supported yet)",
-                           hint="Read them in the SLS console of the runtime's logConfig, or run the agent "
-                                "locally: agentctl logs --backend local.")
-    runtime_id = str(target.backend.require_runtime(target.name)["agentRuntimeId"])
+    runtime_id = target.local_runtime_id("logs", "SLS", "Read them in the SLS console of the runtime's logConfig")
     printer = Printer(fmt, match)
     with open_client(opts.debug) as client:
         try:

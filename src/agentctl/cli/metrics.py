@@ -18,7 +18,7 @@ import typer
 from agentctl.cli.context import options
 from agentctl.cli.render import Column, Table, emit, say
 from agentctl.cli.target import BACKEND, single
-from agentctl.errors import AuthError, BackendError, BadInput
+from agentctl.errors import AuthError, BadInput
 
 DEFAULT_WINDOW = "1h"
 _DURATION = re.compile(r"^\d+(?:\.\d+)?\s*(s|m|h|d|w)$")
@@ -41,11 +41,7 @@ def metrics(
     """Show invocations, errors, throttles, cold starts, latency and instances per version and endpoint."""
     begin, until = time_window(window, start_time, end_time)
     target = single(ctx, backend)
-    if target.backend.kind != "local":
-        raise BackendError("metrics for the cloud backend need CloudMonitor (not supported yet)",
-                           hint="Read them in the AgentRun console, or run the agent locally: "
-                                "agentctl metrics --backend local.")
-    runtime_id = str(target.backend.require_runtime(target.name)["agentRuntimeId"])
+    runtime_id = target.local_runtime_id("metrics", "CloudMonitor", "Read them in the AgentRun console")
     report = fetch(target.backend.client.session.base_url, runtime_id, begin, until, options(ctx).debug)
     fmt = options(ctx).output
     if fmt in ("json", "yaml"):

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -31,6 +31,19 @@ class Target:
     resource: Resource
     name: str  # the runtime name (props.agent.name)
     backend: Backend
+
+    def runtime(self) -> dict[str, Any]:
+        """The deployed runtime (NotFound with a hint to deploy when there is none)."""
+        return self.backend.require_runtime(self.name)
+
+    def local_runtime_id(self, what: str, cloud_service: str, elsewhere: str) -> str:
+        """The runtime id for a feature only the emulator serves (logs, metrics); a clear error on the cloud."""
+        from agentctl.errors import BackendError
+
+        if self.backend.kind != "local":
+            raise BackendError(f"{what} for the cloud backend need {cloud_service} (not supported yet)",
+                               hint=f"{elsewhere}, or run the agent locally: agentctl {what} --backend local.")
+        return str(self.runtime()["agentRuntimeId"])
 
 
 def load(opts: GlobalOptions) -> Project:

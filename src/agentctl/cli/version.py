@@ -24,7 +24,7 @@ def publish(
     from agentctl.deploy.lifecycle import publish_version, version_row
 
     target = single(ctx, backend)
-    runtime = target.backend.require_runtime(target.name)
+    runtime = target.runtime()
     published = version_row(publish_version(target.backend, runtime, description))
     say(f"Published version {published['version']} of {target.name}.")
     emit(published, options(ctx).output)
@@ -36,7 +36,7 @@ def list_versions(ctx: typer.Context, backend: str = BACKEND) -> None:
     from agentctl.deploy.lifecycle import version_row
 
     target = single(ctx, backend)
-    runtime = target.backend.require_runtime(target.name)
+    runtime = target.runtime()
     rows = [version_row(v) for v in target.backend.versions(str(runtime["agentRuntimeId"]))]
     emit(rows, options(ctx).output, VERSIONS)
 
