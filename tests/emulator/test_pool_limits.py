@@ -204,3 +204,16 @@ def test_a_prewarmed_revision_takes_over_on_its_first_request_and_late_old_reque
         await until(lambda: old.instance.status is Status.STOPPED, "the drained instance stops when idle")
         assert "instance stopped (drained)" in lines.texts()
     run_pool(body)
+
+
+def test_an_open_exec_shell_keeps_the_instance_from_scaling_to_zero() -> None:
+    async def body(pool: InstancePool, lines: Lines) -> None:
+        lease = await pool.acquire(target())
+        lease.release()
+        instance = lease.instance
+        with instance.shell_open():
+            # Several idle timeouts pass (a bound on a negative check: there is no event for "not stopped").
+            await asyncio.sleep(1.0)
+            assert instance.status is Status.READY and "instance stopped (idle)" not in lines.texts()
+        await until(lambda: "instance stopped (idle)" in lines.texts(), "the instance stops once the shell closed")
+    run_pool(body, idle_timeout=0.3)

@@ -38,7 +38,7 @@ from agentctl.emulator import settings
 from agentctl.emulator.codestore import CodeStore
 from agentctl.emulator.control import make_control_app
 from agentctl.emulator.drivers import open_driver
-from agentctl.emulator.exec import add_exec_route, pool_resolver
+from agentctl.emulator.exec import add_exec_route, pool_hold, pool_resolver
 from agentctl.emulator.fc3_api import mount_fc3_api
 from agentctl.emulator.gateway import Gateway, GatewayServer, start_gateway
 from agentctl.emulator.limits import Limits
@@ -167,7 +167,7 @@ async def serve(state_dir: Path) -> None:
     mount_fc3_api(app, pool, reserved)
     reserved.apply()  # reserved concurrency kept across restarts; follows every deploy and traffic shift
     store.subscribe(lambda: loop.call_soon_threadsafe(reserved.apply))
-    add_exec_route(app, pool_resolver(pool))
+    add_exec_route(app, pool_resolver(pool), pool_hold(pool))
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     await web.SockSite(runner, control_sock).start()

@@ -64,6 +64,8 @@ ExecEnv = ExecTarget
 
 # (function name, instance id) → the instance's ExecEnv, or None when no such live instance of that function.
 Resolve = Callable[[str, str], ExecEnv | None]
+# Entered for the life of an exec session on an instance id (see ``pool_hold``).
+Hold = Callable[[str], contextlib.AbstractContextManager[None]]
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,15 @@ def _flag(query: MultiMapping[str], name: str, default: bool) -> bool:
     return value.lower() == "true"
 
 
-def add_exec_route(app: web.Application, resolve: Resolve) -> None:
-    """Serve exec on ``app`` (before it starts). The app must authenticate requests itself (middleware)."""
-    app.router.add_get(EXEC_PATH, make_exec_handler(resolve))
+def add_exec_route(app: web.Application, resolve: Resolve, hold: Hold | None = None) -> None:
+    """Serve exec on ``app`` (before it starts). The app must authenticate requests itself (middleware).
+
+    ``hold(instance_id)`` is entered for the life of each session (the pool keeps the instance up meanwhile).
+    """
+    app.router.add_get(EXEC_PATH, make_exec_handler(resolve, hold))
 
 
-def make_exec_handler(resolve: Resolve) -> Callable[[web.Request], Any]:
+def make_exec_handler(resolve: Resolve, hold: Hold | None = None) -> Callable[[web.Request], Any]:
     async def handle(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
@@ -122,7 +127,8 @@ def make_exec_handler(resolve: Resolve) -> Callable[[web.Request], Any]:
                                f"instance {instance_id} of function {function} is not running")
         session: Session = (PtySession if exec_request.tty else PipeSession)(exec_request, target)
         try:
-            code = await session.run(ws)
+            with hold(instance_id) if hold else contextlib.nullcontext():
+                code = await session.run(ws)
         except OSError as err:
             program = err.filename or exec_request.argv[0]  # the driver's prefix (docker, bwrap) may be missing
             return await _fail(ws, 500, "ExecFailed", f"cannot run {program}: {err.strerror or err}")
@@ -344,3 +350,13 @@ def pool_resolver(pool: InstancePool) -> Resolve:
         return pool.driver.exec_env(instance.handle)
 
     return resolve
+
+
+def pool_hold(pool: InstancePool) -> Hold:
+    """Keep an instance from scaling to zero while an exec session on it is open."""
+
+    def hold(instance_id: str) -> contextlib.AbstractContextManager[None]:
+        instance = pool.find(instance_id)
+        return instance.shell_open() if instance is not None else contextlib.nullcontext()
+
+    return hold

@@ -18,8 +18,10 @@ lock. An illegal transition is a bug in the pool and raises.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,7 @@ class Instance:
     exit_code: int | None = None
     claims: int = 0  # requests waiting for this STARTING instance (so a burst starts one, not N)
     sessions: dict[str, float] = field(default_factory=dict)  # session id → last use (monotonic)
+    shells: int = 0  # open `instance exec` sessions: the instance is not idle while one is open
     _session_flight: dict[str, int] = field(default_factory=dict)  # session id → its requests in flight
     _plain: int = 0  # requests in flight without a session
     _settled: asyncio.Event = field(default_factory=asyncio.Event)  # set on READY or failure
@@ -191,10 +194,20 @@ class Instance:
         return self.in_flight == 0
 
     def idle_for(self, now: float | None = None) -> float:
-        """Seconds with nothing in flight and no live session (0 while in use)."""
-        if self.in_flight or self.sessions:
+        """Seconds with nothing in flight, no live session and no open shell (0 while in use)."""
+        if self.in_flight or self.sessions or self.shells:
             return 0.0
         return (time.monotonic() if now is None else now) - self.last_used
+
+    @contextlib.contextmanager
+    def shell_open(self) -> Iterator[None]:
+        """Hold the instance for an `instance exec` session: scale-to-zero waits until it ends."""
+        self.shells += 1
+        try:
+            yield
+        finally:
+            self.shells -= 1
+            self.last_used = time.monotonic()
 
     def describe(self, now: float, wall: float) -> dict[str, Any]:
         """A snapshot row (``now`` monotonic, ``wall`` epoch; times in epoch seconds)."""
