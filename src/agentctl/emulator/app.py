@@ -45,7 +45,7 @@ from agentctl.emulator.limits import Limits
 from agentctl.emulator.log_recorder import LogRecorder
 from agentctl.emulator.logs import LogStore, Retention
 from agentctl.emulator.logs_api import mount_logs_api
-from agentctl.emulator.metrics_api import mount_metrics_api, pool_snapshot
+from agentctl.emulator.metrics_api import mount_metrics_api
 from agentctl.emulator.pool import InstancePool
 from agentctl.emulator.reserved import ReservedConcurrency
 from agentctl.emulator.service import AgentRunService, ServiceConfig
@@ -162,7 +162,7 @@ async def serve(state_dir: Path) -> None:
     app = make_control_app(service, lambda fn: loop.run_in_executor(worker, fn), SecretLookup(creds, access),
                            NonceCache())
     mount_logs_api(app, log_store)
-    mount_metrics_api(app, log_store, pool_snapshot(pool))
+    mount_metrics_api(app, log_store, pool.snapshot)
     reserved = ReservedConcurrency(state_dir, pool, store)
     mount_fc3_api(app, pool, reserved)
     reserved.apply()  # reserved concurrency kept across restarts; follows every deploy and traffic shift

@@ -12,14 +12,12 @@ middleware).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from agentctl.emulator.control import REQUEST_ID, REQUEST_ID_HEADER, error_reply, new_request_id
-from agentctl.emulator.instance import Instance
+from agentctl.emulator.control import REQUEST_ID, REQUEST_ID_HEADER, error_reply
 from agentctl.emulator.pool import InstancePool
 from agentctl.emulator.reserved import ReservedConcurrency, ReservedError
 
@@ -29,16 +27,16 @@ CONCURRENCY_PATH = "/2023-03-30/functions/{functionName}/concurrency"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def instance_info(instance: Instance) -> dict[str, Any]:
-    idle_seconds = time.monotonic() - instance.last_used
+def instance_info(row: dict[str, Any]) -> dict[str, Any]:
+    """FC3 ``InstanceInfo`` from a ``pool.snapshot()`` row, plus ``inFlight`` and ``lastUsedTimeMs``."""
     return {
-        "instanceId": instance.id,
-        "versionId": instance.spec.version,
-        "qualifier": instance.spec.version,
-        "status": instance.status.value,
-        "createdTimeMs": int(instance.started_at * 1000),
-        "inFlight": instance.in_flight,
-        "lastUsedTimeMs": int((time.time() - idle_seconds) * 1000),
+        "instanceId": row["id"],
+        "versionId": row["version"],
+        "qualifier": row["version"],
+        "status": row["status"],
+        "createdTimeMs": int(row["started_at"] * 1000),
+        "inFlight": row["in_flight"],
+        "lastUsedTimeMs": int(row["last_used"] * 1000),
     }
 
 
@@ -47,11 +45,9 @@ def mount_fc3_api(app: web.Application, pool: InstancePool, reserved: ReservedCo
         function = request.match_info["functionName"]
         runtime_id = function.removeprefix(FUNCTION_PREFIX)
         qualifier = request.query.get("qualifier")
-        found = [instance_info(i) for i in pool.instances()
-                 if i.spec.runtime_id == runtime_id and i.alive and (not qualifier or i.spec.version == qualifier)]
-        request_id = new_request_id()
-        return web.json_response({"instances": found, "requestId": request_id},
-                                  headers={REQUEST_ID_HEADER: request_id})
+        found = [instance_info(row) for row in pool.snapshot()
+                 if row["runtime_id"] == runtime_id and (not qualifier or row["version"] == qualifier)]
+        return _reply(request, {"instances": found})
 
     app.router.add_get(INSTANCES_PATH, list_instances)
     if reserved is not None:

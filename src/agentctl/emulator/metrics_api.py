@@ -52,17 +52,6 @@ def _millis(params: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
-def pool_snapshot(pool: Any) -> Snapshot:
-    """``pool.snapshot`` when the pool has it, else the same dicts built from ``pool.instances()``."""
-    if hasattr(pool, "snapshot"):
-        return pool.snapshot  # type: ignore[no-any-return]
-
-    def snapshot() -> list[dict[str, Any]]:
-        return [{"id": i.id, "runtime_id": i.spec.runtime_id, "version": i.spec.version, "status": i.status.value,
-                 "started_at": i.started_at} for i in pool.instances()]
-    return snapshot
-
-
 def mount_metrics_api(app: web.Application, store: LogStore, snapshot: Snapshot) -> None:
     """Add the metrics route to the control ``app`` (before it starts), behind its signature check."""
 
