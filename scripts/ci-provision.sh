@@ -18,7 +18,7 @@ die() { echo "ci-provision: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (apt-get, dockerd, debootstrap)"
 
 # --- packages: only install what is missing, so a provisioned machine does no apt work ---------------
-declare -A NEEDED=([docker]=docker.io [debootstrap]=debootstrap [bwrap]=bubblewrap [wrk]=wrk)
+declare -A NEEDED=([dockerd]=docker.io [debootstrap]=debootstrap [bwrap]=bubblewrap [wrk]=wrk)
 missing=()
 for cmd in "${!NEEDED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
