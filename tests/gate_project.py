@@ -143,13 +143,13 @@ class GateProject:
 
 @contextmanager
 def gate_project(root: Path, *, concurrency: int = 1, start: tuple[str, ...] = (),
-                 agent: dict[str, str] | None = None) -> Iterator[GateProject]:
-    """``local start START...`` in a fresh AGENTCTL_HOME, then ``deploy`` of the gate app (``agent``: more
-    ``props.agent`` fields); stopped afterwards."""
+                 agent: dict[str, str] | None = None, app: Path = APP) -> Iterator[GateProject]:
+    """``local start START...`` in a fresh AGENTCTL_HOME, then ``deploy`` of the gate app (or ``app``;
+    ``agent``: more ``props.agent`` fields); stopped afterwards."""
     home, directory = root / "home", root / "gate"
     for folder in (home, directory / "code"):
         folder.mkdir(parents=True)
-    shutil.copy(APP, directory / "code" / "app.py")
+    shutil.copy(app, directory / "code" / "app.py")
     extra = "".join(f"        {k}: {v}\n" for k, v in (agent or {}).items()) + DEFAULT_ENDPOINT
     (directory / "s.yaml").write_text(agent_spec(NAME, concurrency=concurrency, access="default", extra=extra))
     project = Project(home, directory)

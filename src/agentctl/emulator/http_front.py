@@ -31,6 +31,7 @@ log = logging.getLogger("agentctl.emulator.gateway")
 BODY_BUFFER = 1024 * 1024  # request bytes that may wait for the handler before reading pauses
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 IDLE_SECONDS = 75.0  # keep-alive connections with nothing to do are closed after this
+LOST_GRACE = 1.0  # a handler still running this long after its client left is cancelled (frees its slot)
 
 Sink = Callable[[bytes], None]
 
@@ -123,6 +124,12 @@ def _drop(_: bytes) -> None:
     pass
 
 
+def _cancel_if_running(task: asyncio.Task[None]) -> None:
+    if not task.done():
+        log.warning("a gateway request was still running %.1fs after its client left: cancelled", LOST_GRACE)
+        task.cancel()
+
+
 class Reply:
     """The answer to one request: raw bytes to the client, framing decided in :meth:`head`."""
 
@@ -204,6 +211,7 @@ class FrontConnection(asyncio.Protocol):
         self._parsing: Request | None = None
         self._queue: collections.deque[Request] = collections.deque()
         self._current: Reply | None = None
+        self._task: asyncio.Task[None] | None = None
         self._read_paused = self.write_paused = self._closed = False
         self._stop_after = False  # an upgrade or a parse error: no more requests on this connection
         self.idle_since = time.monotonic()
@@ -230,6 +238,12 @@ class FrontConnection(asyncio.Protocol):
         self._server.connections.discard(self)
         if self._current is not None:
             self._current._lost()
+        task = self._task
+        if task is not None and not task.done():
+            # The watchdog: a request never outlives its client. The handler normally ends at once (the
+            # upstream exchange resolves on ``on_lost``); one that does not is cancelled, and its
+            # ``finally`` gives the instance slot back.
+            asyncio.get_running_loop().call_later(LOST_GRACE, _cancel_if_running, task)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -275,7 +289,7 @@ class FrontConnection(asyncio.Protocol):
     # requests ------------------------------------------------------------------
     def _start(self, request: Request) -> None:
         reply = self._current = Reply(self, request)
-        task = asyncio.get_running_loop().create_task(self._run(request, reply))
+        task = self._task = asyncio.get_running_loop().create_task(self._run(request, reply))
         self._server.tasks.add(task)
         task.add_done_callback(self._server.tasks.discard)
 

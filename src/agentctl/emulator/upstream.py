@@ -15,11 +15,20 @@ A reused connection the instance closed meanwhile fails before any byte of an
 answer; such a request is sent again on a fresh connection when its body was
 complete before sending (nothing streamed yet). Any other failure is an
 :class:`UpstreamFailed` the gateway turns into a 502 (or a cut stream).
+
+Bytes the instance sends that no request asked for (a second answer in the same
+send, an answer while the connection is idle, an answer to body bytes the app
+took for a request) are a protocol error *of that connection*: it is closed, never
+reused, and the request it carried is answered (its complete answer stays
+delivered; an incomplete one fails). Every exchange leaves its connection resolved
+(``_complete``, ``_fail``, ``_client_gone``, ``connection_lost``): nothing waits on
+a future that cannot finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import httptools
@@ -35,6 +44,7 @@ NOT_FORWARDED = HOP_BY_HOP | {b"host", b"content-length", b"expect"}
 NOT_RETURNED = HOP_BY_HOP | {b"content-length"}
 IDLE_SECONDS = 30.0
 MAX_IDLE = 64  # idle connections kept per instance
+log = logging.getLogger("agentctl.emulator.gateway")
 
 
 class UpstreamFailed(Exception):
@@ -47,6 +57,10 @@ class UpstreamFailed(Exception):
 
 class ClientGone(Exception):
     """The client closed its connection before the answer was complete."""
+
+
+class StrayAnswer(Exception):
+    """Raised inside the parser: an answer began on a connection with no request waiting."""
 
 
 def filter_headers(headers: list[tuple[bytes, bytes]], dropped: frozenset[bytes], ours: frozenset[bytes]) -> bytes:
@@ -142,20 +156,41 @@ class UpstreamConnection(asyncio.Protocol):
     # receiving ------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         ex = self.exchange
-        if ex is None:  # bytes nobody asked for: the connection is out of step
-            self._close()
+        if ex is None:  # bytes nobody asked for, on an idle connection: it is out of step
+            self._stray(len(data))
             return
         ex.answered = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(f"sent an answer that is not valid HTTP ({exc})")
-            return
-        if ex.out:
+            error: httptools.HttpParserError | None = exc
+        else:
+            error = None
+        if ex.out:  # what was parsed goes out first: a complete answer stays complete
             ex.reply.write(b"".join(ex.out) if len(ex.out) > 1 else ex.out[0])
             ex.out.clear()
-        if self.exchange is None:  # the answer completed during this read
-            ex.resolve()
+        if self.exchange is ex:
+            if error is not None:
+                self._fail(f"sent an answer that is not valid HTTP ({error})")
+            return
+        # the answer completed during this read (``_complete`` resolved it); decide the connection's fate
+        if error is not None:
+            self._stray(len(data))
+        elif self.reusable:
+            self.pool._checkin(self)
+        else:
+            self._close()
+
+    def _stray(self, size: int) -> None:
+        """Bytes after the answer (or with no request waiting): close this connection, never reuse it."""
+        self.reusable = False
+        log.warning("instance %s sent bytes no request asked for (in a read of %d bytes); its connection is "
+                    "closed", self.key, size)
+        self._close()
+
+    def on_message_begin(self) -> None:
+        if self.exchange is None:  # a second answer after the one the request got: stop parsing here
+            raise StrayAnswer()
 
     def on_status(self, reason: bytes) -> None:
         assert self.exchange is not None
@@ -208,6 +243,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._complete()
 
     def _complete(self) -> None:
+        """The answer is whole: resolve the exchange (the caller decides whether the connection is reused)."""
         ex = self.exchange
         assert ex is not None
         self.exchange = None
@@ -216,10 +252,7 @@ class UpstreamConnection(asyncio.Protocol):
         if not ex.sent_all:  # answered before the whole request went out: this connection is out of step
             ex.request.detach()
             self.reusable = False
-        if self.reusable:
-            self.pool._checkin(self)
-        else:
-            self._close()
+        ex.resolve()
 
     # failures -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -235,7 +268,6 @@ class UpstreamConnection(asyncio.Protocol):
             if ex.chunked_out:
                 ex.reply.write(b"0\r\n\r\n")
             self._complete()
-            ex.resolve()
             return
         self._fail(f"closed the connection{' mid-answer' if ex.status else ''}"
                    f"{f' ({exc})' if exc else ''}")
