@@ -29,7 +29,7 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 from agentctl.emulator.drivers.base import InstanceStartFailed
-from agentctl.emulator.http_front import FrontServer, Reply, Request
+from agentctl.emulator.http_front import FrontLimits, FrontServer, Reply, Request
 from agentctl.emulator.instance import SERVING
 from agentctl.emulator.limits import Throttled
 from agentctl.emulator.log_recorder import LogRecorder
@@ -203,7 +203,7 @@ class Gateway:
                 _error(reply, request, request_id, RouteError(502, "InstanceCrashed", message, instanceId=instance.id),
                        extra=tags)
         except ClientGone:
-            status = CLIENT_GONE
+            status = reply.lost_status  # 499, or 408 when the client stopped sending its body
         finally:
             lease.release()
             if self.logs is not None:
@@ -267,9 +267,10 @@ class GatewayServer:
         await self.gateway.close()
 
 
-async def start_gateway(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> GatewayServer:
+async def start_gateway(gateway: Gateway, host: str = "127.0.0.1", port: int = 0, *,
+                        limits: FrontLimits | None = None) -> GatewayServer:
     """Serve ``gateway`` on ``host:port`` (0 = a free port) in the running event loop."""
-    front = FrontServer(gateway.handle)
+    front = FrontServer(gateway.handle, limits=limits)
     bound = await front.start(host, port)
     await gateway.open()
     return GatewayServer(gateway, front, host, bound)

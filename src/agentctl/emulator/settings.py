@@ -26,6 +26,7 @@ class EmulatorSettings:
     queue_wait_seconds: float = 10.0  # how long one may wait in the queue before its 429
     idle_timeout_seconds: float = 300.0  # an instance with nothing in flight for this long stops (scale to zero)
     startup_timeout_seconds: float = 60.0  # from start to healthy
+    body_timeout_seconds: float = 30.0  # a request head or body that pauses this long gets 408
 
     def check(self) -> EmulatorSettings:
         if self.driver not in DRIVERS:
@@ -35,7 +36,7 @@ class EmulatorSettings:
                 raise BadInput(f"--{name.replace('_', '-')} must be at least "
                                f"{1 if name == 'max_instances' else 0}, not {getattr(self, name)}",
                                hint="Pass a whole number, e.g. --max-instances 20.")
-        for name in ("queue_wait_seconds", "idle_timeout_seconds", "startup_timeout_seconds"):
+        for name in ("queue_wait_seconds", "idle_timeout_seconds", "startup_timeout_seconds", "body_timeout_seconds"):
             if getattr(self, name) <= 0:
                 raise BadInput(f"{name.replace('_', ' ')} must be positive, not {getattr(self, name)}",
                                hint="Pass a number of seconds, e.g. --idle-timeout 60.")
