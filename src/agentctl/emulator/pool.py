@@ -47,6 +47,7 @@ STARTUP_TIMEOUT = 60.0
 PROBE_INTERVAL = 0.02  # fast polling: a cold start should cost little more than the app's own boot
 DEFAULT_CAPACITY = 10
 REMEMBERED = 256  # stopped instances ``find`` still knows (their last log lines arrive late)
+EXIT_WAIT = 1.0  # seconds an instance that refused a connection is given for its exit to be noticed
 
 
 @dataclass(frozen=True)
@@ -238,15 +239,39 @@ class InstancePool:
     async def _watch_exit(self, instance: Instance, group: Group) -> None:
         assert instance.handle is not None
         code = await asyncio.shield(instance.handle.exited)
+        self._crashed(instance, group, code)
+
+    def _crashed(self, instance: Instance, group: Group, code: int) -> None:
+        """Its process exited on its own: out of rotation at once; the next request (or the warm keeper)
+        starts another. Idempotent: the exit watcher and :meth:`unreachable` may both see it."""
         if instance.stopping or not instance.alive:
             return
-        # crashed: out of rotation at once; the next request (or the warm keeper) starts another
         instance.exit_code = code
         instance.crashed = True
         self._note(instance, f"instance crashed (exit code {code})")
         instance.mark_failed()
         self._leave_rotation(instance, group)
-        await self._stop(instance, "crashed")
+        self._spawn(self._stop(instance, "crashed"), f"stop-{instance.id}")
+
+    async def unreachable(self, instance: Instance, *, refused: bool, within: float = EXIT_WAIT) -> bool:
+        """A connection to the instance failed before any answer: is it gone? True once it is out of
+        rotation (so that a request sent again goes elsewhere), False when it still runs and serves.
+
+        Usually it has just died and its exit is about to be noticed: that is waited for (``within``
+        seconds) and reported as a crash. One still running that ``refused`` the connection listens no
+        more: it is retired.
+        """
+        handle = instance.handle
+        if handle is not None and not handle.exited.done():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(handle.exited), within)
+        group = self._groups.get((instance.spec.runtime_id, instance.spec.version))
+        if handle is not None and handle.exited.done() and group is not None:
+            self._crashed(instance, group, handle.exited.result())
+        elif refused and instance.alive and not instance.stopping:
+            self._note(instance, "instance unreachable (it refused a connection while running)")
+            self.retire(instance, "unreachable", failed=True)
+        return not (instance.alive and not instance.stopping and instance.status is not Status.FAILED)
 
     def _retire_older(self, group: Group, revision: str) -> None:
         for other in list(group.instances):

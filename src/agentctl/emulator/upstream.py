@@ -28,7 +28,13 @@ a future that cannot finish.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
+import select
+import socket
+import sys
+import termios
 import time
 
 import httptools
@@ -48,11 +54,19 @@ log = logging.getLogger("agentctl.emulator.gateway")
 
 
 class UpstreamFailed(Exception):
-    """The instance refused, reset or cut the connection; ``answered``: part of the answer went out."""
+    """The instance refused, reset or cut the connection; ``answered``: part of the answer went out.
 
-    def __init__(self, message: str, *, answered: bool) -> None:
+    ``refused``: no connection could be made, so nothing of the request was sent (it may go elsewhere).
+    ``resendable``: the instance reset the connection before a byte of an answer and the whole request is
+    still at hand. A reset (RST, not FIN) on close means the app left request bytes unread: it died before it
+    could serve this request. Sending it again is then safe for an idempotent method (nginx's
+    ``proxy_next_upstream error`` rule); a clean close after the app read the request is a request really in
+    flight, and fails.
+    """
+
+    def __init__(self, message: str, *, answered: bool, refused: bool = False, resendable: bool = False) -> None:
         super().__init__(message)
-        self.answered = answered
+        self.answered, self.refused, self.resendable = answered, refused, refused or resendable
 
 
 class ClientGone(Exception):
@@ -114,6 +128,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.reusable = True
         self.reused = False
+        self.fd = -1
         self.idle_since = time.monotonic()
 
     # sending ------------------------------------------------------------------
@@ -254,9 +269,20 @@ class UpstreamConnection(asyncio.Protocol):
             self.reusable = False
         ex.resolve()
 
+    def dropped(self) -> bool:
+        """Before reuse: has the instance closed this idle connection (or sent bytes on it) meanwhile?
+
+        A readable idle socket holds an end of file or stray bytes the loop has not read yet (urllib3's
+        ``is_connection_dropped`` check). Without it, a request would go out on a connection the instance
+        (just killed, or done with keep-alive) has already closed, and fail as if it had been in flight.
+        """
+        readable, _, _ = select.select([self.fd], [], [], 0)
+        return bool(readable)
+
     # failures -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.fd = transport.get_extra_info("socket").fileno()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reusable = False
@@ -269,8 +295,11 @@ class UpstreamConnection(asyncio.Protocol):
                 ex.reply.write(b"0\r\n\r\n")
             self._complete()
             return
+        # A reset, or request bytes the instance's kernel never acknowledged, before any answer: the app had
+        # not read all of the request, so it cannot have served it; the gateway may send it elsewhere.
         self._fail(f"closed the connection{' mid-answer' if ex.status else ''}"
-                   f"{f' ({exc})' if exc else ''}")
+                   f"{f' ({exc})' if exc else ''}",
+                   unread=isinstance(exc, ConnectionResetError) or _unread(self.fd))
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost decides
@@ -283,7 +312,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.exchange is not None:
             self.exchange.request.resume_reading()
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, *, unread: bool = False) -> None:
         ex = self.exchange
         self.exchange = None
         self.reusable = False
@@ -292,7 +321,8 @@ class UpstreamConnection(asyncio.Protocol):
             ex.reply.on_lost = None
             ex.reply.stream_from(None)
             ex.request.detach()
-            ex.resolve(UpstreamFailed(message, answered=ex.reply.started))
+            ex.resolve(UpstreamFailed(message, answered=ex.reply.started,
+                                      resendable=unread and not ex.answered and ex.replay is not None))
 
     def _client_gone(self) -> None:
         ex = self.exchange
@@ -305,6 +335,23 @@ class UpstreamConnection(asyncio.Protocol):
     def _close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+TCP_CLOSE = 7  # tcpi_state after a reset (a clean end of file leaves CLOSE_WAIT)
+
+
+def _unread(fd: int) -> bool:
+    """Did the peer leave bytes we sent unread? Request bytes not acknowledged (SIOCOUTQ), or the peer
+    answered them with a reset (state CLOSE). Linux; False when unknown."""
+    if fd < 0:
+        return False
+    try:
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+            waiting = int.from_bytes(fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"), sys.byteorder)
+    except (OSError, AttributeError):
+        return False
+    return state == TCP_CLOSE or waiting > 0
 
 
 class UpstreamPool:
@@ -324,18 +371,25 @@ class UpstreamPool:
         :class:`UpstreamFailed` or :class:`ClientGone`.
         """
         ex = Exchange(request, reply, request_head + self._framing(request) + b"\r\n", extra, ours)
+        delivered = False  # a first try on a stale connection may have reached the app
         while True:
-            conn = await self._checkout(key, host, port, ex)
+            try:
+                conn = await self._checkout(key, host, port, ex)
+            except UpstreamFailed as exc:
+                if delivered:  # then a refused second try does not mean "nothing was sent"
+                    raise UpstreamFailed(str(exc), answered=False) from exc
+                raise
             if reply.closed:
                 self._checkin(conn)
                 raise ClientGone()
             conn.begin(ex)
             try:
                 return await ex.done
-            except UpstreamFailed:
+            except UpstreamFailed as exc:
                 if not (conn.reused and not ex.answered and ex.replay is not None and not reply.closed):
                     raise
                 ex.done = asyncio.get_running_loop().create_future()  # a stale keep-alive: once more, fresh
+                delivered = not exc.resendable
 
     @staticmethod
     def _framing(request: Request) -> bytes:
@@ -350,6 +404,10 @@ class UpstreamPool:
         while idle:
             conn = idle.pop()
             if conn.transport is not None and not conn.transport.is_closing():
+                if conn.dropped():  # closed by the instance (or out of step): never reused
+                    conn.reusable = False
+                    conn._close()
+                    continue
                 conn.reused = True
                 return conn
         if ex.reply.closed:
@@ -358,7 +416,8 @@ class UpstreamPool:
         try:
             _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), host, port)
         except OSError as exc:
-            raise UpstreamFailed(f"refused the connection ({exc.strerror or exc})", answered=False) from exc
+            raise UpstreamFailed(f"refused the connection ({exc.strerror or exc})", answered=False,
+                                 refused=True) from exc
         if self._sweeper is None:
             self._sweeper = loop.create_task(self._sweep())
         return conn
