@@ -23,8 +23,8 @@ def service(tmp_path: Path) -> AgentRunService:
 
 
 def runtime(service: AgentRunService, name: str = "agent", text: str = "v1", **extra: Any) -> dict[str, Any]:
-    return service.create_runtime({"agentRuntimeName": name, "codeConfiguration": code_configuration(code_zip(text)),
-                                   **extra})
+    code = code_configuration(code_zip(app=text))
+    return service.create_runtime({"agentRuntimeName": name, "codeConfiguration": code, **extra})
 
 
 def fails(status: int, code: str, call: Any, *args: Any) -> str:
@@ -79,9 +79,9 @@ def test_publish_freezes_latest_and_refuses_when_nothing_changed(service: AgentR
     message = fails(400, "VersionNotChanged", service.publish_version, runtime_id, {})
     assert "version 1" in message
     # Same files zipped again (other timestamps): still no change.
-    service.update_runtime(runtime_id, {"codeConfiguration": code_configuration(code_zip("v1"))})
+    service.update_runtime(runtime_id, {"codeConfiguration": code_configuration(code_zip(app="v1"))})
     fails(400, "VersionNotChanged", service.publish_version, runtime_id, {})
-    service.update_runtime(runtime_id, {"codeConfiguration": code_configuration(code_zip("v2"))})
+    service.update_runtime(runtime_id, {"codeConfiguration": code_configuration(code_zip(app="v2"))})
     assert service.publish_version(runtime_id, {})["agentRuntimeVersion"] == "2"
     service.update_runtime(runtime_id, {"memory": 4096})
     assert service.publish_version(runtime_id, {})["agentRuntimeVersion"] == "3"

@@ -12,6 +12,7 @@ from typing import Any
 
 from agentctl.backends.base import Backend
 from agentctl.deploy.endpoints import DesiredEndpoint, describe_split, missing_versions, publish_routing, routing_of
+from agentctl.deploy.execute import SilentReporter, wait_endpoint
 from agentctl.errors import ApiError, BadInput, NotFound
 
 
@@ -97,8 +98,12 @@ def publish_endpoint(
                        hint="Publish it with `agentctl version publish`, or use LATEST.")
     body = DesiredEndpoint(name, routing, description).to_api()
     if existing is None:
-        return backend.client.create_agent_runtime_endpoint(runtime_id, body)
-    return backend.client.update_agent_runtime_endpoint(runtime_id, str(existing["agentRuntimeEndpointId"]), body)
+        changed = backend.client.create_agent_runtime_endpoint(runtime_id, body)
+    else:
+        changed = backend.client.update_agent_runtime_endpoint(runtime_id, str(existing["agentRuntimeEndpointId"]),
+                                                               body)
+    # New versions take traffic only after their health check: wait for it (a failure raises with the reason).
+    return wait_endpoint(backend, runtime_id, str(changed["agentRuntimeEndpointId"]), name, SilentReporter())
 
 
 def remove_endpoint(backend: Backend, runtime: Mapping[str, Any], name: str) -> None:

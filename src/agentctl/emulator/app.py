@@ -41,6 +41,7 @@ from agentctl.emulator.drivers import open_driver
 from agentctl.emulator.exec import add_exec_route, pool_hold, pool_resolver
 from agentctl.emulator.fc3_api import mount_fc3_api
 from agentctl.emulator.gateway import Gateway, GatewayServer, start_gateway
+from agentctl.emulator.health_gate import HealthGate
 from agentctl.emulator.http_front import FrontLimits
 from agentctl.emulator.limits import Limits
 from agentctl.emulator.log_recorder import LogRecorder
@@ -157,7 +158,8 @@ async def serve(state_dir: Path) -> None:
 
     config = ServiceConfig(region=creds.region or LOCAL_ACCOUNT, account_id=creds.account_id or LOCAL_ACCOUNT,
                            gateway_url=gateway.url)
-    service = AgentRunService(store, codes, config, schedule=worker.submit)
+    gate = HealthGate(pool, loop, timeout=options.startup_timeout_seconds)
+    service = AgentRunService(store, codes, config, schedule=worker.submit, gate=gate)
     removed = await loop.run_in_executor(worker, service.recover)
     if removed:
         log.info("removed %d orphan code trees", len(removed))

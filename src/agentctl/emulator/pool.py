@@ -47,6 +47,7 @@ STARTUP_TIMEOUT = 60.0
 PROBE_INTERVAL = 0.02  # fast polling: a cold start should cost little more than the app's own boot
 DEFAULT_CAPACITY = 10
 REMEMBERED = 256  # stopped instances ``find`` still knows (their last log lines arrive late)
+SURGE = 1  # instances a rollout's health check may start beyond max_instances
 EXIT_WAIT = 1.0  # seconds an instance that refused a connection is given for its exit to be noticed
 
 
@@ -325,12 +326,18 @@ class InstancePool:
             self.start()
         return group
 
-    async def prewarm(self, target: Target, count: int = 1) -> None:
-        """Make sure ``count`` instances of the target's revision are READY; returns once they are."""
+    async def prewarm(self, target: Target, count: int = 1, *, surge: bool = False) -> None:
+        """Make sure ``count`` instances of the target's revision are READY; returns once they are.
+
+        ``surge``: a rollout's health check may start one instance past ``max_instances`` (Kubernetes'
+        maxSurge): the new revision takes over and the old one drains back under the limit.
+        """
         group = self._group(target)
         current = upkeep.serving_or_starting(group, target.revision)
         while len(current) < count:
             started = self._try_launch(target, group)
+            if started is None and surge and self.running() < self.limits.max_instances + SURGE:
+                started = self._launch(target, group)
             if started is None:
                 break
             current.append(started)
