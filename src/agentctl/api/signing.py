@@ -209,6 +209,42 @@ def verify(method: str, path: str, query: Pairs | None, headers: Pairs, body: by
     Raises ``SignatureError``: 401 when authentication is missing or malformed; 403 for an unknown
     key, a stale date, a bad signature or a reused nonce.
     """
+    checked = verify_head(method, path, query, headers, lookup_secret, now=now, max_skew=max_skew,
+                          payload_hash=None if declared_hash(headers) else hash_payload(body))
+    checked.check_body(body)
+    checked.record_nonce(nonces)
+    return checked.key_id
+
+
+def declared_hash(headers: Pairs) -> str | None:
+    """The ``x-acs-content-sha256`` the client signed, if it sent one."""
+    found = _header_values(headers).get("x-acs-content-sha256")
+    return found[0] if found else None
+
+
+class SignedHead:
+    """A request whose signature is valid for the body hash it declares (see :func:`verify_head`)."""
+
+    def __init__(self, key_id: str, payload_hash: str, nonce: str, now: float) -> None:
+        self.key_id, self.payload_hash, self.nonce, self.now = key_id, payload_hash, nonce, now
+
+    def check_body(self, body: bytes | str | None) -> None:
+        if hash_payload(body) != self.payload_hash:
+            raise SignatureError(403, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the request body")
+
+    def record_nonce(self, nonces: NonceCache | None) -> None:
+        if nonces is not None and not nonces.check_and_add(self.nonce, self.now):
+            raise SignatureError(403, "SignatureNonceUsed", "x-acs-signature-nonce was already used (replayed request)")
+
+
+def verify_head(method: str, path: str, query: Pairs | None, headers: Pairs,
+                lookup_secret: Callable[[str], str | None], *, payload_hash: str | None = None,
+                now: float | None = None, max_skew: float = DEFAULT_MAX_SKEW) -> SignedHead:
+    """Everything :func:`verify` checks that needs no body: the signature is checked against the body hash the
+    client declared (``x-acs-content-sha256``), or ``payload_hash`` when given. A server can so refuse an
+    unsigned or forged request before it reads a byte of its body; then it reads the body and calls
+    ``check_body`` and ``record_nonce``.
+    """
     values = _header_values(headers)
     key_id, signed, signature = parse_authorization(",".join(values.get("authorization", [])) or None)
     for required in ("x-acs-date", "x-acs-signature-nonce"):
@@ -221,9 +257,12 @@ def verify(method: str, path: str, query: Pairs | None, headers: Pairs, body: by
         raise SignatureError(403, "InvalidAccessKeyId.NotFound", f"access key {key_id!r} is not known")
     now = time.time() if now is None else now
     _check_date(values["x-acs-date"][0], now, max_skew)
-    payload_hash = hash_payload(body)
-    if values.get("x-acs-content-sha256", [payload_hash])[0] != payload_hash:
+    declared = values.get("x-acs-content-sha256", [None])[0]
+    if payload_hash is not None and declared not in (None, payload_hash):
         raise SignatureError(403, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the request body")
+    payload_hash = payload_hash or declared
+    if payload_hash is None:
+        raise SignatureError(401, "MissingParameter", "the request has no x-acs-content-sha256 header")
     try:
         block, signed_list = canonical_headers(headers, signed)
     except KeyError as exc:
@@ -232,9 +271,7 @@ def verify(method: str, path: str, query: Pairs | None, headers: Pairs, body: by
     if not hmac.compare_digest(expected, signature.lower()):
         raise SignatureError(403, "SignatureDoesNotMatch",
                              "the request signature does not match; check the AccessKey secret")
-    if nonces is not None and not nonces.check_and_add(values["x-acs-signature-nonce"][0], now):
-        raise SignatureError(403, "SignatureNonceUsed", "x-acs-signature-nonce was already used (replayed request)")
-    return key_id
+    return SignedHead(key_id, payload_hash, values["x-acs-signature-nonce"][0], now)
 
 
 def __getattr__(name: str) -> Any:
