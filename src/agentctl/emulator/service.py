@@ -33,6 +33,7 @@ from agentctl.emulator.codestore import BadZip, CodeStore, zip_digest
 from agentctl.emulator.rollout import IN_PROGRESS, Gate, Job, Rollout, now
 from agentctl.emulator.store import RuntimeRow, Store, VersionRow, frozen_config
 from agentctl.emulator.validation import ServiceError
+from agentctl.errors import NO_ROOM
 
 __all__ = ["AgentRunService", "ServiceConfig", "ServiceError"]
 
@@ -84,7 +85,7 @@ class AgentRunService:
             "lastUpdatedAt": stamp,
         }
         row = RuntimeRow(runtime_id, runtime_name, data, revision=1 if zipped else 0,
-                         pending_zip=str(self.codes.stage(zipped)) if zipped else None)
+                         pending_zip=self._stage(zipped) if zipped else None)
         with self.store.change() as tx:
             tx.add_runtime(row)
         self._schedule(lambda: self.settle(runtime_id))
@@ -111,7 +112,7 @@ class AgentRunService:
         row.data.pop("statusReason", None)
         row.pending = wanted
         if zipped:
-            row.pending_zip, row.revision = str(self.codes.stage(zipped)), row.revision + 1
+            row.pending_zip, row.revision = self._stage(zipped), row.revision + 1
         with self.store.change() as tx:
             tx.save_runtime(row)
         self._schedule(lambda: self.settle(runtime_id))
@@ -295,6 +296,14 @@ class AgentRunService:
         if status in IN_PROGRESS:
             raise ServiceError(409, "InvalidStatus", f"cannot {action} agent runtime {row.name!r} while it is "
                                                      f"{status}; wait until it is READY")
+
+    def _stage(self, zipped: bytes) -> str:
+        try:
+            return str(self.codes.stage(zipped))
+        except OSError as exc:  # the emulator's disk is full (507), or it cannot write there: nothing was stored
+            full = exc.errno in NO_ROOM
+            raise ServiceError(507 if full else 500, "InsufficientStorage" if full else "InternalError",
+                               f"the code could not be stored: {exc.strerror or exc}") from exc
 
     def _check_zip(self, zipped: bytes | None) -> None:
         if zipped is None:

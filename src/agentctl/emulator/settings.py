@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from agentctl.errors import BadInput
+from agentctl.errors import BadInput, storage_error
 
 DRIVERS = ("auto", "process", "docker")
 SETTINGS_FILE = "settings.json"
@@ -57,7 +57,12 @@ def load(state_dir: Path) -> EmulatorSettings:
 
 
 def save(state_dir: Path, settings: EmulatorSettings) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Write the settings atomically; a failed write (a full disk) leaves the old file and no temporary one."""
     tmp = state_dir / (SETTINGS_FILE + ".tmp")
-    tmp.write_text(json.dumps(asdict(settings), indent=2) + "\n")
-    tmp.replace(state_dir / SETTINGS_FILE)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp.write_text(json.dumps(asdict(settings), indent=2) + "\n")
+        tmp.replace(state_dir / SETTINGS_FILE)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise storage_error(exc, "the emulator settings", state_dir) from exc
