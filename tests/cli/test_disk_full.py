@@ -10,11 +10,10 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
-from conftest import Cli
 
-
-def test_local_start_on_a_full_disk_says_so_and_does_not_advise_a_reset(cli: Cli, agentctl_home: Path) -> None:
+def test_local_start_on_a_full_disk_says_so_and_does_not_advise_a_reset(cli: Any, agentctl_home: Path) -> None:
     state = agentctl_home / "emulator"
     state.mkdir(parents=True)
     (state / "settings.json.tmp").symlink_to("/dev/full")  # every write there: ENOSPC

@@ -177,3 +177,18 @@ def test_recover_finishes_interrupted_work_and_removes_orphans(tmp_path: Path) -
     assert restarted.get_runtime(lost)["status"] == "CREATE_FAILED"
     assert not orphan.exists() and len(changes) == 2
     assert not list((codes.root / "staging").iterdir())
+
+
+def test_unknown_fields_are_refused_not_stored(service: AgentRunService) -> None:
+    code = code_configuration(code_zip())
+    message = fails(400, "InvalidParameter", service.create_runtime,
+                    {"agentRuntimeName": "typo", "codeConfiguration": code, "memroy": 512})
+    assert "memroy" in message and "memory" in message
+    assert service.store.runtime_row_by_name("typo") is None
+    runtime_id = runtime(service)["agentRuntimeId"]
+    assert "bogus" in fails(400, "InvalidParameter", service.update_runtime, runtime_id, {"bogus": 1})
+    assert "zipFiel" in fails(400, "InvalidParameter", service.update_runtime, runtime_id,
+                              {"codeConfiguration": {**code, "zipFiel": "x"}})
+    assert "targetVersoin" in fails(400, "InvalidParameter", service.create_endpoint, runtime_id,
+                                    {"agentRuntimeEndpointName": "e", "targetVersoin": "1"})
+    assert service.get_runtime(runtime_id).get("bogus") is None

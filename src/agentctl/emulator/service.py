@@ -63,6 +63,7 @@ class AgentRunService:
 
     def create_runtime(self, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.CREATE_RUNTIME, "CreateAgentRuntime")
         runtime_name = check.name(body.get("agentRuntimeName"), "agentRuntimeName")
         check.runtime_fields(body)
         code, container = body.get("codeConfiguration"), body.get("containerConfiguration")
@@ -93,6 +94,7 @@ class AgentRunService:
 
     def update_runtime(self, runtime_id: str, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.UPDATE_RUNTIME, "UpdateAgentRuntime")
         row = self._runtime(runtime_id)
         self._require_ready(row, "update")
         if body.get("agentRuntimeName") not in (None, row.name):
@@ -156,6 +158,7 @@ class AgentRunService:
 
     def publish_version(self, runtime_id: str, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.PUBLISH, "PublishRuntimeVersion")
         row = self._runtime(runtime_id)
         self._require_ready(row, "publish a version of")
         versions = self.store.versions(runtime_id)
@@ -189,6 +192,7 @@ class AgentRunService:
 
     def create_endpoint(self, runtime_id: str, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.CREATE_ENDPOINT, "CreateAgentRuntimeEndpoint")
         row = self._runtime(runtime_id)
         endpoint_name = check.name(body.get("agentRuntimeEndpointName"), "agentRuntimeEndpointName")
         self._unique_endpoint(row, endpoint_name)
@@ -207,6 +211,7 @@ class AgentRunService:
 
     def update_endpoint(self, runtime_id: str, endpoint_id: str, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.UPDATE_ENDPOINT, "UpdateAgentRuntimeEndpoint")
         row = self._runtime(runtime_id)
         data = dict(self._endpoint(runtime_id, endpoint_id))
         if data.get("status") in IN_PROGRESS:
