@@ -27,6 +27,7 @@ to sign (the SDK signs host, user-agent, accept, content-type and all ``x-acs-*`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import threading
@@ -35,6 +36,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -139,12 +141,36 @@ class NonceCache:
 
     When full, the oldest entry is dropped even if not yet expired: memory stays bounded at the
     cost of a replay window for that one nonce (the date check still bounds it to ``ttl``).
+
+    With a ``journal`` file every accepted nonce is appended to it (one ``<time> <nonce>`` line), and
+    the ones still within ``ttl`` are read back when the cache is made: a request captured before a
+    restart of the server is still refused after it. The file is rewritten with only those at start.
     """
 
-    def __init__(self, ttl: float = DEFAULT_MAX_SKEW, max_entries: int = 100_000) -> None:
+    def __init__(self, ttl: float = DEFAULT_MAX_SKEW, max_entries: int = 100_000, *,
+                 journal: Path | None = None) -> None:
         self.ttl, self.max_entries = ttl, max_entries
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._journal = journal
+        if journal is not None:
+            self._restore(journal)
+
+    def _restore(self, journal: Path) -> None:
+        now = time.time()
+        try:
+            lines = journal.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        for line in lines[-self.max_entries:]:
+            stamp, _, nonce = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                if nonce and now - float(stamp) <= self.ttl:
+                    self._seen[nonce] = float(stamp)
+        with contextlib.suppress(OSError):
+            tmp = journal.with_suffix(".tmp")
+            tmp.write_text("".join(f"{at:.3f} {nonce}\n" for nonce, at in self._seen.items()), encoding="utf-8")
+            tmp.replace(journal)
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -159,6 +185,9 @@ class NonceCache:
             self._seen[nonce] = now
             while len(self._seen) > self.max_entries:
                 self._seen.popitem(last=False)
+            if self._journal is not None and "\n" not in nonce:
+                with contextlib.suppress(OSError), open(self._journal, "a", encoding="utf-8") as out:
+                    out.write(f"{now:.3f} {nonce}\n")
             return True
 
     def _expire(self, now: float) -> None:

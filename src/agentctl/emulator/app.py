@@ -165,7 +165,7 @@ async def serve(state_dir: Path) -> None:
         log.info("removed %d orphan code trees", len(removed))
 
     app = make_control_app(service, lambda fn: loop.run_in_executor(worker, fn), SecretLookup(creds, access),
-                           NonceCache())
+                           NonceCache(journal=state_dir / "nonces.log"))
     mount_logs_api(app, log_store)
     mount_metrics_api(app, log_store, pool.snapshot)
     reserved = ReservedConcurrency(state_dir, pool, store)

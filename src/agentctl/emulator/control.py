@@ -89,7 +89,7 @@ def error_reply(status: int, code: str, message: str, request_id: str) -> web.Re
 def make_control_app(service: AgentRunService, run: Runner[Any], lookup_secret: Callable[[str], str | None],
                      nonces: NonceCache | None = None) -> web.Application:
     """The control API as an aiohttp application (see the module docstring)."""
-    nonces = nonces or NonceCache()
+    nonces = NonceCache() if nonces is None else nonces  # (an empty cache is falsy: `or` would replace it)
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
