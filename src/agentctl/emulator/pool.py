@@ -41,7 +41,7 @@ from typing import Any
 from agentctl.emulator import upkeep
 from agentctl.emulator.drivers.base import Driver, InstanceSpec, InstanceStartFailed, LogLine, LogSink
 from agentctl.emulator.instance import SERVING, Instance, Status
-from agentctl.emulator.limits import RETRY_AFTER, Limits, Queue, Throttled, may_start
+from agentctl.emulator.limits import RETRY_AFTER, STABLE_SECONDS, Backoff, Limits, Queue, Throttled, may_start
 
 STARTUP_TIMEOUT = 60.0
 PROBE_INTERVAL = 0.02  # fast polling: a cold start should cost little more than the app's own boot
@@ -79,6 +79,8 @@ class Group:
     sessions: dict[str, Instance] = field(default_factory=dict)  # session → the instance it is bound to
     starting: dict[str, Instance] = field(default_factory=dict)  # session → the starting instance it claimed
     current: str | None = None  # the revision requests last went to (prewarmed newer ones wait for traffic)
+    backoff: dict[str, Backoff] = field(default_factory=dict)  # revision → its failed starts (crash loop)
+    last_error: dict[str, InstanceStartFailed] = field(default_factory=dict)  # revision → why it last failed
 
 
 class Lease:
@@ -190,9 +192,20 @@ class InstancePool:
         return None
 
     def _try_launch(self, target: Target, group: Group) -> Instance | None:
+        self._check_backoff(group, target)
         if not may_start(self.running(), self.limits) and not upkeep.evict_one_idle(self, target.key):
             return None
         return self._launch(target, group)
+
+    def _check_backoff(self, group: Group, target: Target) -> None:
+        """A revision whose starts keep failing is not started again before its back-off ran out."""
+        backoff = group.backoff.get(target.revision)
+        if backoff is not None and (error := backoff.holding(group.last_error.get(target.revision))):
+            raise error
+
+    def _failed_start(self, group: Group, revision: str, error: InstanceStartFailed) -> None:
+        group.backoff.setdefault(revision, Backoff()).failed()
+        group.last_error[revision] = error
 
     def _launch(self, target: Target, group: Group) -> Instance:
         spec = InstanceSpec(f"c-{secrets.token_hex(6)}", target.runtime_id, target.runtime_name, target.version,
@@ -232,6 +245,8 @@ class InstancePool:
         self._spawn(upkeep.health_loop(self, instance), f"health-{instance.id}")
 
     async def _fail_start(self, instance: Instance, group: Group, error: InstanceStartFailed) -> None:
+        if error.code != "ShuttingDown":
+            self._failed_start(group, instance.revision, error)
         instance.mark_failed(error)
         self._note(instance, f"instance start failed: {error.message}")
         self._leave_rotation(instance, group)
@@ -250,6 +265,12 @@ class InstancePool:
         instance.exit_code = code
         instance.crashed = True
         self._note(instance, f"instance crashed (exit code {code})")
+        if instance.ready_at is not None and time.time() - instance.ready_at < STABLE_SECONDS:
+            self._failed_start(group, instance.revision, InstanceStartFailed(
+                "InstanceCrashed", f"instance {instance.id} of version {instance.spec.version} crashed (exit code "
+                f"{code}) {time.time() - instance.ready_at:.1f}s after it started",
+                "run the app locally with PORT set to see why it exits; its output is attached",
+                logs=self._tail(instance)))
         instance.mark_failed()
         self._leave_rotation(instance, group)
         self._spawn(self._stop(instance, "crashed"), f"stop-{instance.id}")
