@@ -18,6 +18,17 @@ DRIVERS = ("auto", "process", "docker")
 SETTINGS_FILE = "settings.json"
 
 
+# setting → (its `local start` flag, lowest value: an int is allowed, a float must be exceeded, an example)
+LIMITS: dict[str, tuple[str, int | float, str]] = {
+    "max_instances": ("--max-instances", 1, "20"),
+    "queue_depth": ("--queue-depth", 0, "100"),
+    "queue_wait_seconds": ("--queue-wait", 0.0, "10"),
+    "idle_timeout_seconds": ("--idle-timeout", 0.0, "300"),
+    "startup_timeout_seconds": ("startup_timeout_seconds (settings.json)", 0.0, "60"),
+    "body_timeout_seconds": ("--body-timeout", 0.0, "30"),
+}
+
+
 @dataclass(frozen=True)
 class EmulatorSettings:
     driver: str = "auto"  # auto: docker when an engine answers, else process
@@ -31,15 +42,11 @@ class EmulatorSettings:
     def check(self) -> EmulatorSettings:
         if self.driver not in DRIVERS:
             raise BadInput(f"unknown driver {self.driver!r}", hint=f"Use one of: {', '.join(DRIVERS)}.")
-        for name in ("max_instances", "queue_depth"):
-            if getattr(self, name) < (1 if name == "max_instances" else 0):
-                raise BadInput(f"--{name.replace('_', '-')} must be at least "
-                               f"{1 if name == 'max_instances' else 0}, not {getattr(self, name)}",
-                               hint="Pass a whole number, e.g. --max-instances 20.")
-        for name in ("queue_wait_seconds", "idle_timeout_seconds", "startup_timeout_seconds", "body_timeout_seconds"):
-            if getattr(self, name) <= 0:
-                raise BadInput(f"{name.replace('_', ' ')} must be positive, not {getattr(self, name)}",
-                               hint="Pass a number of seconds, e.g. --idle-timeout 60.")
+        for name, (flag, low, example) in LIMITS.items():
+            value = getattr(self, name)
+            if value < low if isinstance(low, int) else value <= low:
+                bound = f"at least {low}" if isinstance(low, int) else "a positive number of seconds"
+                raise BadInput(f"{flag} must be {bound}, not {value:g}", hint=f"Pass e.g. {flag} {example}.")
         return self
 
     def updated(self, **changes: Any) -> EmulatorSettings:
