@@ -25,7 +25,18 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared" / "conformance" / "sdevs"
+
+
+def _harness_dir() -> Path:
+    """``$AGENTCTL_SDEVS_HARNESS``, else ``shared/conformance/sdevs`` beside the checkout or any folder above it
+    (a git worktree may sit deeper than the main checkout)."""
+    if os.environ.get("AGENTCTL_SDEVS_HARNESS"):
+        return Path(os.environ["AGENTCTL_SDEVS_HARNESS"])
+    candidates = [folder / "shared" / "conformance" / "sdevs" for folder in REPO.parents]
+    return next((c for c in candidates if (c / "resolve.js").is_file()), candidates[0])
+
+
+SHARED = _harness_dir()
 CACHE = REPO / ".cache" / "sdevs"
 CASES = Path(__file__).resolve().parent / "cases"
 HARNESS_FILES = ("package.json", "package-lock.json", "resolve.js")
