@@ -138,7 +138,8 @@ def test_guide_canary_serves_v2_alone_and_takes_its_share_of_production() -> Non
                      DesiredEndpoint("production", Routing("1", (("2", 0.1),)))]
     current.update({change.name: change.routing for change in first})
     raised = plan_publish(canary(0.5), current)  # canary already serves 2 alone: production's share becomes 0.5
-    assert raised == [DesiredEndpoint("canary", Routing("2")), DesiredEndpoint("production", Routing("1", (("2", 0.5),)))]
+    assert raised == [DesiredEndpoint("canary", Routing("2")),
+                      DesiredEndpoint("production", Routing("1", (("2", 0.5),)))]
     assert [describe_split(change.routing) for change in raised] == ["100% → 2", "50% → 1, 50% → 2"]
 
 
