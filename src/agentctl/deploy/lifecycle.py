@@ -16,14 +16,17 @@ from agentctl.errors import ApiError, BadInput, NotFound
 
 
 def runtime_summary(backend: Backend, runtime: Mapping[str, Any]) -> dict[str, Any]:
-    """The agent as deploy and info print it: id, arn, name, description, status, region, endpoints."""
+    """The agent as deploy and info print it, the fields and order of the guide's `s info`."""
     runtime_id = str(runtime["agentRuntimeId"])
     return {
         "id": runtime_id,
         "arn": runtime.get("agentRuntimeArn"),
         "name": runtime.get("agentRuntimeName"),
         "description": runtime.get("description"),
+        "artifactType": runtime.get("artifactType"),
         "status": runtime.get("status"),
+        "resources": {"cpu": runtime.get("cpu"), "memory": runtime.get("memory"), "port": runtime.get("port")},
+        "timestamps": {"createdAt": runtime.get("createdAt"), "lastUpdatedAt": runtime.get("lastUpdatedAt")},
         "region": backend.region,
         "endpoints": [
             {"id": ep.get("agentRuntimeEndpointId"), "name": ep.get("agentRuntimeEndpointName"),
