@@ -173,6 +173,12 @@ def test_s_yaml_without_weights_names_no_primary() -> None:
     assert plan_publish(canary(0.1), current, [Ep("default")])[1].name == "production"
 
 
+def test_an_endpoint_already_on_the_canary_version_is_not_a_candidate() -> None:
+    # The guide also makes `prod-v2` → 2 (`--description "Production v2"`): production still feeds the canary.
+    current = {"default": Routing("LATEST"), "production": Routing("1"), "prod-v2": Routing("2")}
+    assert plan_publish(canary(0.1), current)[1].name == "production"
+
+
 def test_an_endpoint_on_latest_counts_only_when_nothing_serves_a_version() -> None:
     assert plan_publish(canary(0.1), {"default": Routing("LATEST")})[1].name == "default"
     assert plan_publish(canary(0.1), {"default": Routing("LATEST"), "prod": Routing("1")})[1].name == "prod"

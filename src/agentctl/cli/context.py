@@ -75,8 +75,6 @@ def accept_everywhere(root: Any, definitions: Iterable[Any]) -> None:
     for command in _commands_below(root):
         taken = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
         for param in globals_:
-            if param.name in {p.name for p in command.params}:
-                continue
             names = [opt for opt in param.opts if opt not in taken]
             if not names:
                 continue

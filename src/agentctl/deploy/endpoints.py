@@ -177,7 +177,7 @@ def plan_publish(request: PublishRequest, current: Mapping[str, Routing],
     if not is_canary:
         routing = publish_routing(existing, target, weight=weight, endpoint_name=f"endpoint {name!r}")
         return [DesiredEndpoint(name, routing, request.description)]
-    primary = primary_endpoint(name, current, declared, request.primary)
+    primary = primary_endpoint(name, target, current, declared, request.primary)
     feeding = current[primary]
     if feeding.target == target:
         raise BadInput(f"the primary endpoint {primary!r} already serves version {target} (its target)",
@@ -198,13 +198,16 @@ def canaries(current: Mapping[str, Routing], declared: Sequence[Any] = ()) -> se
         name for name, routing in current.items() if not routing.weights and routing.target in weighted}
 
 
-def primary_endpoint(canary: str, current: Mapping[str, Routing], declared: Sequence[Any] = (),
+def primary_endpoint(canary: str, version: str, current: Mapping[str, Routing], declared: Sequence[Any] = (),
                      chosen: str | None = None) -> str:
-    """The endpoint a canary takes its share from: ``--primary``; else the primary of s.yaml (its first
-    endpoint without weight, when s.yaml gives some endpoint a weight: that is when s.yaml says which
-    endpoint feeds the canaries); else the only other endpoint that is not a canary itself, where an
-    endpoint on LATEST (such as ``default``) counts only when none serves a published version.
-    Several: an error naming them."""
+    """The endpoint a canary of ``version`` takes its share from.
+
+    ``--primary``; else the primary of s.yaml (its first endpoint without weight, when s.yaml gives some
+    endpoint a weight: that is when s.yaml says which endpoint feeds the canaries); else the only other
+    endpoint that is not a canary itself, preferring one on another published version, then one on
+    LATEST (such as the ``default`` deploy makes), then one already on ``version`` (which is refused
+    with a clear message). Several equally good: an error naming them.
+    """
     known = ", ".join(sorted(current)) or "none"
     if chosen is None and any(ep.weight is not None for ep in declared):
         chosen = next((ep.name for ep in declared if ep.weight is None), None)
@@ -220,8 +223,10 @@ def primary_endpoint(canary: str, current: Mapping[str, Routing], declared: Sequ
                            hint="Name one of them, or create it first: --endpoint-name NAME --target-version V.")
         return chosen
     others = [name for name in current if name != canary and name not in canaries(current, declared)]
-    on_versions = [name for name in others if current[name].target != LATEST]
-    candidates = on_versions or others
+    ranked = ([name for name in others if current[name].target not in (LATEST, version)],
+              [name for name in others if current[name].target == LATEST],
+              [name for name in others if current[name].target == version])
+    candidates = next((group for group in ranked if group), [])
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
