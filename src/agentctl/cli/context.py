@@ -37,10 +37,10 @@ class GlobalOptions:
 def options(ctx: typer.Context) -> GlobalOptions:
     """The global options of this invocation (defaults when a command runs outside the main app)."""
     root = ctx.find_root()
-    if isinstance(root.obj, GlobalOptions):
-        return root.obj
-    root.obj = GlobalOptions()
-    return root.obj
+    found: object = root.obj
+    if not isinstance(found, GlobalOptions):
+        found = root.obj = GlobalOptions()
+    return found
 
 
 def output_format(value: str) -> str:
