@@ -95,8 +95,10 @@ def install() -> Path:
         for name in HARNESS_FILES:
             shutil.copyfile(SHARED / name, CACHE / name)
         stamp.unlink(missing_ok=True)
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CACHE, capture_output=True,
-                                text=True, timeout=600)
+        # --legacy-peer-deps: npm 9 (Debian's) also wants the optional peer types that the lock, written by a
+        # newer npm, leaves out, and refuses the lock; running the parser needs no peer. The lock stays exact.
+        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--legacy-peer-deps"], cwd=CACHE,
+                                capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise OracleUnavailable(f"npm ci failed: {result.stderr.strip()[-2000:]}")
         stamp.write_text(digest)
