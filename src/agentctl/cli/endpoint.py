@@ -25,7 +25,8 @@ def publish(
     weight: float = typer.Option(None, "--weight", help="Share of traffic, 0 < w < 1."),
     description: str = typer.Option(None, "--description"),
     primary: str = typer.Option(None, "--primary", help="With --weight on a canary endpoint: the endpoint it takes "
-                                "its share from (default: s.yaml's first endpoint without weight, or the only one)."),
+                                "its share from (default: s.yaml's primary, else the one other endpoint that is "
+                                "not a canary; README: Canary releases)."),
     backend: str = BACKEND,
 ) -> None:
     """Point an endpoint at a version, optionally splitting traffic (creates the endpoint when missing).
