@@ -10,20 +10,24 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+CHAT = {"messages": [{"role": "user", "content": "ping"}]}
 
 
 class Project:
     def __init__(self, home: Path, directory: Path) -> None:
         self.home, self.dir = home, directory
 
-    def run(self, *args: str, ok: bool | None = None, cwd: Path | None = None,
-            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, ok: bool | None = None, cwd: Path | None = None, timeout: float = 180,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """`agentctl ARGS` in the project folder; ``ok`` asserts success (True) or failure (False)."""
-        env = {**os.environ, "AGENTCTL_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200"}
+        env = {**os.environ, "AGENTCTL_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
         for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "AGENTCTL_DEBUG"):
             env.pop(name, None)
         result = subprocess.run([sys.executable, "-m", "agentctl", *args], cwd=cwd or self.dir, env=env,
@@ -62,6 +66,13 @@ class Project:
                     }
                 return state
 
+    def credentials(self, alias: str) -> Any:
+        """The stored ``Credentials`` of ``alias`` in this project's home (None when there is none)."""
+        with self._env():
+            from agentctl.access import AccessStore
+
+            return AccessStore().get(alias)
+
     def stop(self) -> None:
         with self._env():
             from agentctl.emulator import daemon
@@ -94,3 +105,27 @@ def echo_project(root: Path, name: str = "app", *, deploy: bool = True) -> Itera
         yield project
     finally:
         project.stop()
+
+
+def count_versions(url: str, requests: int, clients: int = 4) -> Counter[str]:
+    """Send ``requests`` chats to ``url`` over ``clients`` keep-alive connections at once (loopback);
+    count the ``x-agentrun-version`` that answered, checking it against the ``[vN]`` tag of the reply
+    (so the header cannot claim a version whose code did not run)."""
+    share = [requests // clients + (i < requests % clients) for i in range(clients)]
+    with ThreadPoolExecutor(clients) as pool:
+        return sum(pool.map(lambda n: _count(url, n), share), Counter())
+
+
+def _count(url: str, requests: int) -> Counter[str]:
+    import httpx
+
+    seen: Counter[str] = Counter()
+    with httpx.Client(trust_env=False, timeout=30) as client:
+        for _ in range(requests):
+            response = client.post(url + "/openai/v1/chat/completions", json=CHAT)
+            assert response.status_code == 200, response.text
+            version = response.headers["x-agentrun-version"]
+            answer = response.json()["choices"][0]["message"]["content"]
+            assert answer == f"[v{version}] ping", (version, answer)
+            seen[version] += 1
+    return seen

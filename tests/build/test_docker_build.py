@@ -198,3 +198,54 @@ def test_failing_dockerfile_reports_the_docker_error(cli: Any, tmp_path: Path, b
     assert result.returncode == 5
     assert f"docker build of {image_tag} failed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- no registry: the local base image stands in for the language's default ------------------------
+
+NO_SUCH_DEFAULT = "agentctl-test/no-such-default:0"  # stands for python:3.12-slim on a machine without a registry
+
+
+def _job_without_its_default(root: Path, fallback: str) -> Any:
+    import dataclasses
+
+    from agentctl.build import dependencies
+
+    job = dependencies.plan(AGENT, yaml.safe_load((root / "s.yaml").read_text())["resources"][AGENT]["props"], root,
+                            environ={})
+    assert not isinstance(job, str) and job.fallback == dependencies.LOCAL_BASE_IMAGE
+    return dataclasses.replace(job, image=NO_SUCH_DEFAULT, fallback=fallback)
+
+
+@pytest.mark.docker
+def test_default_image_that_cannot_be_pulled_falls_back_to_the_local_base_image(tmp_path: Path,
+                                                                                 base_image: str) -> None:
+    from agentctl.build.service import Builder
+
+    said: list[str] = []
+    builder = Builder(write_project(tmp_path), warn=said.append)
+    job, image = builder.image_for(builder.client(), _job_without_its_default(tmp_path, base_image))
+    assert job.image == base_image and base_image in image.tags
+    (line,) = said
+    assert f"local base image {base_image}" in line and NO_SUCH_DEFAULT in line and "AGENTCTL_BUILD_IMAGE" in line
+
+
+@pytest.mark.docker
+def test_without_default_and_base_image_the_hint_names_the_script(tmp_path: Path) -> None:
+    from agentctl.build.service import Builder
+    from agentctl.errors import NotFound
+
+    builder = Builder(write_project(tmp_path))
+    docker_support.require_docker()
+    with pytest.raises(NotFound) as missing:
+        builder.image_for(builder.client(), _job_without_its_default(tmp_path, "agentctl-test/no-base:0"))
+    assert NO_SUCH_DEFAULT in missing.value.message and "scripts/make-base-image.sh" in (missing.value.hint or "")
+
+
+def test_an_image_the_user_chose_has_no_fallback(tmp_path: Path) -> None:
+    from agentctl.build import dependencies
+
+    root = write_project(tmp_path, build={"image": "mine:1"})
+    props = yaml.safe_load((root / "s.yaml").read_text())["resources"][AGENT]["props"]
+    for environ in ({}, {"AGENTCTL_BUILD_IMAGE": "other:2"}):
+        job = dependencies.plan(AGENT, props, root, environ=environ)
+        assert not isinstance(job, str) and job.fallback is None

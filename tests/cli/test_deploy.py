@@ -17,8 +17,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 def test_deploy_prints_the_agent_and_its_endpoints(project: Project) -> None:
     agent = project.json("info")["agent"]
-    assert set(agent) == {"id", "arn", "name", "description", "status", "region", "endpoints"}
+    assert list(agent) == ["id", "arn", "name", "description", "artifactType", "status", "resources", "timestamps",
+                           "region", "endpoints"]  # the guide's `s info`, in its order
     assert agent["name"] == "app" and agent["status"] == "READY" and agent["region"] == "cn-hangzhou"
+    assert agent["artifactType"] == "Code" and agent["resources"] == {"cpu": 1, "memory": 2048, "port": 9000}
+    assert agent["timestamps"]["createdAt"] and agent["timestamps"]["lastUpdatedAt"] >= agent["timestamps"]["createdAt"]
     (endpoint,) = agent["endpoints"]
     assert endpoint["name"] == "default" and endpoint["id"]
     assert endpoint["url"].endswith("/agent-runtimes/app/endpoints/default/invocations")

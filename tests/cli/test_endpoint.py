@@ -57,7 +57,10 @@ def test_list_shows_the_split_of_every_endpoint(project: Project) -> None:
     (("--endpoint-name", "production", "--target-version", "1", "--weight", "0"), 2, "between 0 and 1"),
     (("--endpoint-name", "production", "--target-version", "1", "--weight", "1"), 2, "between 0 and 1"),
     (("--endpoint-name", "production", "--target-version", "1", "--weight", "-0.5"), 2, "between 0 and 1"),
-    (("--endpoint-name", "fresh", "--target-version", "2", "--weight", "0.1"), 2, "'fresh' is new"),
+    (("--endpoint-name", "fresh", "--target-version", "2", "--weight", "0.1", "--primary", "production"), 2,
+     "primary endpoint 'production' already serves version 2"),
+    (("--endpoint-name", "fresh", "--target-version", "2", "--weight", "0.1", "--primary", "nope"), 2,
+     "--primary 'nope' is not an endpoint"),
     (("--endpoint-name", "production", "--target-version", "v2"), 2, "invalid version"),
 ])
 def test_bad_publish_says_what_and_changes_nothing(project: Project, args: tuple[str, ...], code: int,

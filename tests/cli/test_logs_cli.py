@@ -66,6 +66,7 @@ def test_request_records_read_like_fc_logs() -> None:
 def test_match_is_highlighted_on_a_terminal(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
                                             ) -> None:
     monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TERM", "xterm-256color")  # Rich prints no colour at all to TERM=dumb (CI machines)
     monkeypatch.delenv("NO_COLOR", raising=False)
     Printer("table", match="ELL").print(record(message="hello world"))
     out = capsys.readouterr().out

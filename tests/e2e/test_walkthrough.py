@@ -10,36 +10,11 @@ sequential clients on loopback.
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
-from lifecycle_support import Project, echo_project
-
-CHAT = {"messages": [{"role": "user", "content": "ping"}]}
-CLIENTS = 4
-
-
-def count_versions(url: str, requests: int) -> Counter[str]:
-    """Send ``requests`` chats over ``CLIENTS`` keep-alive connections; count the versions that answered."""
-    share = [requests // CLIENTS + (i < requests % CLIENTS) for i in range(CLIENTS)]
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        return sum(pool.map(lambda n: _count(url, n), share), Counter())
-
-
-def _count(url: str, requests: int) -> Counter[str]:
-    seen: Counter[str] = Counter()
-    with httpx.Client(trust_env=False, timeout=30) as client:
-        for _ in range(requests):
-            response = client.post(url + "/openai/v1/chat/completions", json=CHAT)
-            assert response.status_code == 200, response.text
-            version = response.headers["x-agentrun-version"]
-            answer = response.json()["choices"][0]["message"]["content"]
-            assert answer == f"[v{version}] ping", (version, answer)
-            seen[version] += 1
-    return seen
+from lifecycle_support import Project, count_versions, echo_project
 
 
 def publish(project: Project, *args: str) -> str:

@@ -147,6 +147,20 @@ def test_keys_stay_the_same_across_restarts_and_the_endpoint_follows_the_port() 
     assert fresh.access_key_secret == keys.access_key_secret and fresh.endpoint == again.control_url
 
 
+def test_generated_local_secrets_are_letters_and_digits_and_a_leading_dash_is_replaced() -> None:
+    from agentctl.access import AccessStore, Credentials
+    from agentctl.emulator.app import local_credentials, new_secret
+
+    drawn = [new_secret() for _ in range(500)]
+    assert all(len(secret) == 30 and secret.isalnum() and secret.isascii() for secret in drawn)
+    store = AccessStore()
+    store.put("local", Credentials(access_key_id="LTAIold", access_key_secret="-Xy_z", account_id="local",
+                                   region="local", endpoint="http://127.0.0.1:1"))
+    renewed = local_credentials("http://127.0.0.1:2", store)
+    assert renewed.access_key_id == "LTAIold" and renewed.access_key_secret.isalnum()
+    assert store.get("local") == renewed
+
+
 def test_a_second_daemon_for_the_same_home_exits_at_once() -> None:
     info = daemon.ensure_running()
     second = subprocess.run([sys.executable, "-m", "agentctl.emulator"], capture_output=True, text=True, timeout=60)

@@ -94,6 +94,19 @@ def test_sdk_drives_every_operation(emulator: daemon.DaemonInfo) -> None:
     listed = client.list_agent_runtime_endpoints(runtime_id, models.ListAgentRuntimeEndpointsRequest()).body.data
     assert [e.agent_runtime_endpoint_id for e in listed.items] == [endpoint_id] and listed.total == 1
 
+    # Only a new target (no routing), as a client that just moves the endpoint sends it: the old weight on 2 goes.
+    retarget = models.UpdateAgentRuntimeEndpointInput().from_map({"targetVersion": "2"})
+    retargeted = client.update_agent_runtime_endpoint(
+        runtime_id, endpoint_id, models.UpdateAgentRuntimeEndpointRequest(body=retarget)).body.data
+    assert retargeted.target_version == "2" and retargeted.routing_configuration.version_weights == []
+    back = models.UpdateAgentRuntimeEndpointInput().from_map({
+        "targetVersion": "1", "routingConfiguration": {"versionWeights": [{"version": "2", "weight": 0.1}]}})
+    client.update_agent_runtime_endpoint(runtime_id, endpoint_id, models.UpdateAgentRuntimeEndpointRequest(body=back))
+    described = models.UpdateAgentRuntimeEndpointInput().from_map({"description": "prod"})  # weights are kept
+    kept = client.update_agent_runtime_endpoint(
+        runtime_id, endpoint_id, models.UpdateAgentRuntimeEndpointRequest(body=described)).body.data
+    assert [(w.version, w.weight) for w in kept.routing_configuration.version_weights] == [("2", 0.1)]
+
     change = models.UpdateAgentRuntimeEndpointInput().from_map({
         "targetVersion": "2", "routingConfiguration": {"versionWeights": []}})
     moved = client.update_agent_runtime_endpoint(

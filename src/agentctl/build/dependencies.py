@@ -2,8 +2,10 @@
 
 Python: ``pip install -r requirements.txt -t <out>``; Node.js: ``npm install --omit=dev`` (``<out>/node_modules``).
 The install runs in a container of the build image (``AGENTCTL_BUILD_IMAGE`` > props ``build.image`` > a
-public default per language) as the invoking user, with the code mounted read-only and the host's CA
-bundle and index settings passed in (see ``hostenv``). ``--local`` installs with the host's pip/npm instead.
+public default per language; when that default cannot be pulled, a Python build uses the local base image
+that ``scripts/make-base-image.sh`` builds, ``AGENTCTL_BASE_IMAGE``, and says so) as the invoking user,
+with the code mounted read-only and the host's CA bundle and index settings passed in (see ``hostenv``).
+``--local`` installs with the host's pip/npm instead.
 
 Cache: the key hashes the manifest (and lock file), the language, the image name and id and the recipe;
 it is stored beside the artifact as ``.s/build/<resource>.build.json``. An unchanged key with the
@@ -49,6 +51,8 @@ DEFAULT_IMAGES = {
     "nodejs20": "node:20-slim",
     "nodejs22": "node:22-slim",
 }
+# What scripts/make-base-image.sh builds from Debian packages on machines without a registry.
+LOCAL_BASE_IMAGE = "agentctl/python:3.11-bookworm"
 MANIFESTS = {"python": ("requirements.txt",), "nodejs": ("package.json", "package-lock.json")}
 
 
@@ -77,6 +81,8 @@ class DependencyJob:
     manifest: Path
     out_dir: Path
     image: str
+    # Used when ``image`` (a public default, not chosen by the user) cannot be pulled; None: no fallback.
+    fallback: str | None = None
 
     @property
     def stamp(self) -> Path:
@@ -88,6 +94,14 @@ def language_family(language: str) -> str | None:
         if language.startswith(family):
             return family
     return None
+
+
+def fallback_image(language: str, build_props: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    """The local base image for a Python build whose image is the public default (nobody chose it)."""
+    chosen = environ.get("AGENTCTL_BUILD_IMAGE") or build_props.get("image")
+    if chosen or language_family(language) != "python":
+        return None
+    return environ.get("AGENTCTL_BASE_IMAGE") or LOCAL_BASE_IMAGE
 
 
 def build_image_for(language: str, build_props: Mapping[str, Any], environ: Mapping[str, str]) -> str:
@@ -121,9 +135,11 @@ def plan(resource: str, props: Mapping[str, Any], project_dir: Path,
     manifest = code_dir / MANIFESTS[family][0]
     if not manifest.is_file():
         return f"no {manifest.name} in {code['src']}"
+    build_props = props.get("build") or {}
     return DependencyJob(
         resource=resource, language=language, family=family, code_dir=code_dir, manifest=manifest,
-        out_dir=project_dir / BUILD_DIR / resource, image=build_image_for(language, props.get("build") or {}, environ),
+        out_dir=project_dir / BUILD_DIR / resource, image=build_image_for(language, build_props, environ),
+        fallback=fallback_image(language, build_props, environ),
     )
 
 

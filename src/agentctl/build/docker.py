@@ -27,9 +27,9 @@ START_HINT = (
     "scripts/ci-provision.sh installs and starts it), or build on this machine with `agentctl build --local`"
 )
 BASE_IMAGE_HINT = (
-    "pull it with `docker pull {image}`; without a registry, build a local base image with "
-    "`sudo scripts/make-base-image.sh` and use it via AGENTCTL_BUILD_IMAGE=agentctl/python:3.11-bookworm "
-    "or `build.image` in the resource's props"
+    "pull it with `docker pull {image}`; without a registry, build the local base image with "
+    "`sudo scripts/make-base-image.sh` (a Python build then uses agentctl/python:3.11-bookworm by itself), "
+    "or choose an image with AGENTCTL_BUILD_IMAGE or `build.image` in the resource's props"
 )
 # How much container output is kept for error messages.
 TAIL_LINES = 400

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from agentctl.build import container, dependencies
 from agentctl.build.dependencies import DependencyJob, Outcome
-from agentctl.build.docker import LineSink, engine, ensure_image
+from agentctl.build.docker import LineSink, engine, ensure_image, find_image
+from agentctl.errors import NotFound
 
 if TYPE_CHECKING:
     from docker import DockerClient
+    from docker.models.images import Image
 
 
 class Builder:
@@ -66,10 +68,23 @@ class Builder:
             return self._build_locally(job)
         client = self.client()
         self.progress(f"{resource}: looking for build image {job.image} ...")
-        image = ensure_image(client, job.image, say=self.progress)
+        job, image = self.image_for(client, job)
         self.progress(f"{resource}: dependencies from {job.manifest.name} in {job.image} ...")
         runner = dependencies.docker_runner(client, self.environ)
         return dependencies.build(job, runner, str(image.id), force=self.force, on_line=self.on_line)
+
+    def image_for(self, client: DockerClient, job: DependencyJob) -> tuple[DependencyJob, Image]:
+        """The job's image, pulled when absent; the local base image when the default cannot be pulled."""
+        try:
+            return job, ensure_image(client, job.image, say=self.progress)
+        except NotFound as missing:
+            base = find_image(client, job.fallback) if job.fallback else None
+            if base is None or job.fallback is None:
+                raise missing
+            self.warn(f"{job.resource}: building in the local base image {job.fallback}, because {job.image} is not "
+                      "on this machine and could not be pulled (choose another with AGENTCTL_BUILD_IMAGE or "
+                      "build.image in props)")
+            return dataclasses.replace(job, image=job.fallback), base
 
     def _build_locally(self, job: DependencyJob) -> Outcome:
         tool = f"Python {sys.version.split()[0]}" if job.family == "python" else "npm"

@@ -15,23 +15,10 @@ import typer
 
 from agentctl.access import AccessStore, Credentials, check_alias
 from agentctl.cli import render
-from agentctl.cli.context import OUTPUT_FORMATS, YES, options
+from agentctl.cli.context import YES, options
 from agentctl.errors import BadInput
 
 app = typer.Typer(name="config", help="Manage credential aliases (access keys per account).", no_args_is_help=True)
-
-ACCESS = typer.Option(None, "--access", "-a", help="Alias name (default: `default`).")
-OUTPUT = typer.Option(None, "--output", "-o", help="table, yaml or json (same as the global -o).")
-
-
-def output_format(ctx: typer.Context, local: str | None) -> str:
-    """The command's own `-o`, else the global one."""
-    if local is None:
-        return options(ctx).output
-    if local.lower() not in OUTPUT_FORMATS:
-        raise BadInput(f"-o {local!r} is not one of {', '.join(OUTPUT_FORMATS)}", hint="Use -o table, yaml or json.")
-    return local.lower()
-
 
 def _tty() -> bool:
     return sys.stdin.isatty()
@@ -81,7 +68,6 @@ TABLE = render.Table([render.Column(name, name) for name in
 @app.command("add")
 def add(
     ctx: typer.Context,
-    access: str = ACCESS,
     access_key_id: str = typer.Option(None, "--access-key-id", help="AccessKey ID."),
     access_key_secret: str = typer.Option(None, "--access-key-secret", help="AccessKey secret."),
     account_id: str = typer.Option(None, "--account-id", help="Account (UID), used for role ARNs."),
@@ -92,13 +78,14 @@ def add(
     sdevs_file: Path = typer.Option(None, "--sdevs-file", help="Serverless Devs access file (~/.s/access.yaml)."),
     yes: bool = YES,
 ) -> None:
-    """Store an access key under an alias (flags, or prompts on a terminal); or import them from `s`."""
+    """Store an access key under an alias (-a NAME; flags, or prompts on a terminal); or import them from `s`."""
+    access = options(ctx).access
     store = AccessStore()
     if import_sdevs or sdevs_file:
-        _import(store, sdevs_file, access or options(ctx).access, yes)
+        _import(store, sdevs_file, access, yes)
         return
     interactive_alias = None if access or not _tty() else typer.prompt("Alias", default="default")
-    alias = check_alias(access or options(ctx).access or interactive_alias or "default")
+    alias = check_alias(access or interactive_alias or "default")
     creds = Credentials(
         access_key_id=_ask(access_key_id, "--access-key-id", "AccessKeyID") or "",
         access_key_secret=_ask(access_key_secret, "--access-key-secret", "AccessKeySecret", secret=True) or "",
@@ -136,11 +123,11 @@ def _import(store: AccessStore, path: Path | None, only: str | None, yes: bool) 
 
 
 @app.command("get")
-def get(ctx: typer.Context, access: str = ACCESS, output: str = OUTPUT) -> None:
-    """Show one alias, or all of them, with secrets masked."""
+def get(ctx: typer.Context) -> None:
+    """Show one alias (-a NAME), or all of them, with secrets masked."""
     store = AccessStore()
-    alias = access or options(ctx).access
-    fmt = output_format(ctx, output)
+    alias = options(ctx).access
+    fmt = options(ctx).output
     if alias:
         render.emit(_row(alias, store.require(alias)), fmt)
         return
@@ -152,9 +139,9 @@ def get(ctx: typer.Context, access: str = ACCESS, output: str = OUTPUT) -> None:
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, access: str = ACCESS, yes: bool = YES) -> None:
-    """Delete an alias (asks first on a terminal; -y without one)."""
-    alias = access or options(ctx).access
+def delete(ctx: typer.Context, yes: bool = YES) -> None:
+    """Delete an alias (-a NAME; asks first on a terminal, -y without one)."""
+    alias = options(ctx).access
     if not alias:
         raise BadInput("config delete needs the alias to delete", hint="agentctl config delete --access NAME -y")
     store = AccessStore()

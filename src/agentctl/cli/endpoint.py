@@ -24,6 +24,9 @@ def publish(
     canary_version: str = typer.Option(None, "--canary-version", help="A second version that gets --weight."),
     weight: float = typer.Option(None, "--weight", help="Share of traffic, 0 < w < 1."),
     description: str = typer.Option(None, "--description"),
+    primary: str = typer.Option(None, "--primary", help="With --weight on a canary endpoint: the endpoint it takes "
+                                "its share from (default: s.yaml's primary, else the one other endpoint that is "
+                                "not a canary; README: Canary releases)."),
     backend: str = BACKEND,
 ) -> None:
     """Point an endpoint at a version, optionally splitting traffic (creates the endpoint when missing).
@@ -31,17 +34,22 @@ def publish(
     \b
     --target-version V                               all traffic on V
     --target-version V --canary-version C --weight w (1-w) on V, w on C
-    --target-version V --weight w                    w moves to V, the rest stays on the current version
+    --target-version V --weight w, on the primary    w moves to V, the rest stays on the current version
+    --target-version V --weight w, on a new endpoint it serves V alone, and the primary endpoint
+      (or one already serving V alone)               sends w of its traffic to V (the s.yaml rule)
     """
+    from agentctl.deploy.endpoints import PublishRequest
     from agentctl.deploy.lifecycle import endpoint_row, publish_endpoint
+    from agentctl.spec.model import AgentSpec
 
     target = single(ctx, backend)
     runtime = target.runtime()
-    endpoint = publish_endpoint(target.backend, runtime, endpoint_name, target_version,
-                                canary_version=canary_version, weight=weight, description=description)
-    row = endpoint_row(target.backend, runtime, endpoint)
-    say(f"Endpoint {endpoint_name}: {row['traffic']}")
-    emit(row, options(ctx).output)
+    request = PublishRequest(endpoint_name, target_version, canary_version, weight, description, primary)
+    changed = publish_endpoint(target.backend, runtime, request, AgentSpec.from_props(target.resource.props).endpoints)
+    rows = [endpoint_row(target.backend, runtime, endpoint) for endpoint in changed]
+    for row in rows:
+        say(f"Endpoint {row['name']}: {row['traffic']}")
+    emit(rows[0], options(ctx).output)
 
 
 @app.command("list")

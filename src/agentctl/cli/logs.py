@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 TYPES = ("success", "fail")
 MAX_LIMIT = 10_000
-FORMATS = ("table", "json", "yaml")
 
 
 def logs(
@@ -43,12 +42,11 @@ def logs(
     type_: str = typer.Option(None, "--type", help="success or fail: requests that ended below/at or above 400."),
     match: str = typer.Option(None, "--match", help="Highlight this text in the messages."),
     limit: int = typer.Option(1000, "--limit", help=f"At most this many stored records (1–{MAX_LIMIT})."),
-    output: str = typer.Option(None, "-o", "--output", help="table (default), json (one object per line) or yaml."),
     backend: str = BACKEND,
 ) -> None:
     """Show the logs of the agent's instances (-t to follow them live)."""
     opts = options(ctx)
-    fmt = check_format(output or opts.output)
+    fmt = opts.output  # -o json: one object per line
     filters = build_filters(start_time, end_time, request_id, instance_id, search, type_, tail=tail, limit=limit)
     target = single(ctx, backend)
     runtime_id = target.local_runtime_id("logs", "SLS", "Read them in the SLS console of the runtime's logConfig")
@@ -62,12 +60,6 @@ def logs(
         except BrokenPipeError:  # `agentctl logs | head`
             return
 
-
-def check_format(fmt: str) -> str:
-    fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise BadInput(f"-o {fmt!r} is not one of {', '.join(FORMATS)}", hint="Use -o json for one object per line.")
-    return fmt
 
 
 def build_filters(start: str | None, end: str | None, request_id: str | None, instance_id: str | None,

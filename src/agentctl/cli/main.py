@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from agentctl import __version__
-from agentctl.cli.context import OUTPUT_FORMATS, GlobalOptions
+from agentctl.cli.context import GlobalOptions, accept_everywhere, output_format
 from agentctl.errors import AgentctlError
 
 RESOURCE_KEY = "agentctl.resource"
@@ -30,6 +30,11 @@ class ResourceGroup(TyperGroup):
     When the first word is not a command but the second one is, the first word
     names the s.yaml resource to act on.
     """
+
+    def __init__(self, **attrs):  # type: ignore[no-untyped-def]
+        super().__init__(**attrs)
+        # -t/-a/--debug/-o may also follow any command or subcommand, as `s` accepts them.
+        accept_everywhere(self, self.params)
 
     def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]  # click's types are private here
         if len(args) >= 2 and self.get_command(ctx, args[0]) is None and self.get_command(ctx, args[1]):
@@ -81,14 +86,12 @@ def main(
     ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    output = output.lower()
-    if output not in OUTPUT_FORMATS:
-        raise typer.BadParameter(f"{output!r} is not one of {', '.join(OUTPUT_FORMATS)}", param_hint="-o")
+    """The one definition of the global options; `accept_everywhere` lets them follow any command too."""
     ctx.obj = GlobalOptions(
         template=template,
         access=access,
         debug=debug or os.environ.get("AGENTCTL_DEBUG") == "1",
-        output=output,
+        output=output_format(output),
         resource=ctx.meta.get(RESOURCE_KEY),
     )
 

@@ -87,7 +87,9 @@ def fetch(base_url: str, runtime_id: str, begin: datetime, until: datetime, debu
         raise AuthError("the `local` access alias is missing",
                         hint="Restart the emulator so it writes its keys again: agentctl local stop, then retry.")
     with MetricsClient(base_url, creds, debug=debug) as client:
-        return client.get(runtime_id, start_ms=int(begin.timestamp() * 1000), end_ms=int(until.timestamp() * 1000))
+        report = client.get(runtime_id, start_ms=int(begin.timestamp() * 1000), end_ms=int(until.timestamp() * 1000))
+    report.pop("requestId", None)  # the call's id, not part of the report: the same window gives the same JSON
+    return report
 
 
 def _local(iso: Any) -> str:

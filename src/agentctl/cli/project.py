@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from agentctl.cli import render
-from agentctl.cli.config import OUTPUT, output_format
 from agentctl.cli.context import GlobalOptions, options
 from agentctl.errors import BadInput
 
@@ -64,12 +63,12 @@ def _selected(project: Project, resource: str | None) -> list[str]:
     return [r.name for r in project.select(resource)]
 
 
-def verify(ctx: typer.Context, output: str = OUTPUT) -> None:
+def verify(ctx: typer.Context) -> None:
     """Check s.yaml against the agentrun schema; list every problem with its line (exit 2 if any)."""
     from agentctl.spec.validate import SCHEMA_PATH, validate
 
     opts = options(ctx)
-    fmt = output_format(ctx, output)
+    fmt = opts.output
     project, _ = load_for_preview(opts)
     names = _selected(project, opts.resource)
     violations = [v for v in validate(project) if v.resource is None or v.resource in names]
@@ -88,12 +87,12 @@ def verify(ctx: typer.Context, output: str = OUTPUT) -> None:
         typer.echo(f"{file} is valid ({len(names)} resource{'s' if len(names) != 1 else ''})")
 
 
-def preview(ctx: typer.Context, output: str = OUTPUT) -> None:
+def preview(ctx: typer.Context) -> None:
     """Print s.yaml resolved (vars, env, extend, functions), secrets masked."""
     from agentctl.spec.masking import mask_document
 
     opts = options(ctx)
-    fmt = output_format(ctx, output)
+    fmt = opts.output
     project, handed_out = load_for_preview(opts)
     document: dict[str, Any] = dict(project.document)
     if opts.resource is not None:

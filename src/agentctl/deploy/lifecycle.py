@@ -7,24 +7,27 @@ versions, invalid weights, a ``--weight`` on an endpoint that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agentctl.backends.base import Backend
-from agentctl.deploy.endpoints import DesiredEndpoint, describe_split, missing_versions, publish_routing, routing_of
+from agentctl.deploy.endpoints import PublishRequest, describe_split, missing_versions, plan_publish, routing_of
 from agentctl.deploy.execute import SilentReporter, wait_endpoint
 from agentctl.errors import ApiError, BadInput, NotFound
 
 
 def runtime_summary(backend: Backend, runtime: Mapping[str, Any]) -> dict[str, Any]:
-    """The agent as deploy and info print it: id, arn, name, description, status, region, endpoints."""
+    """The agent as deploy and info print it, the fields and order of the guide's `s info`."""
     runtime_id = str(runtime["agentRuntimeId"])
     return {
         "id": runtime_id,
         "arn": runtime.get("agentRuntimeArn"),
         "name": runtime.get("agentRuntimeName"),
         "description": runtime.get("description"),
+        "artifactType": runtime.get("artifactType"),
         "status": runtime.get("status"),
+        "resources": {"cpu": runtime.get("cpu"), "memory": runtime.get("memory"), "port": runtime.get("port")},
+        "timestamps": {"createdAt": runtime.get("createdAt"), "lastUpdatedAt": runtime.get("lastUpdatedAt")},
         "region": backend.region,
         "endpoints": [
             {"id": ep.get("agentRuntimeEndpointId"), "name": ep.get("agentRuntimeEndpointName"),
@@ -73,37 +76,35 @@ def publish_version(backend: Backend, runtime: Mapping[str, Any], description: s
                        hint=hint) from err
 
 
-def publish_endpoint(
-    backend: Backend,
-    runtime: Mapping[str, Any],
-    name: str,
-    target_version: str,
-    *,
-    canary_version: str | None = None,
-    weight: float | None = None,
-    description: str | None = None,
-) -> dict[str, Any]:
-    """`endpoint publish`: create ``name`` when missing, else move its traffic (DESIGN §4)."""
+def publish_endpoint(backend: Backend, runtime: Mapping[str, Any], request: PublishRequest,
+                     declared: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """`endpoint publish`: the endpoints ``plan_publish`` changes (created when missing), the named one first.
+
+    Everything is checked before the first call: versions, weights, which endpoint is the primary.
+    """
     runtime_id = str(runtime["agentRuntimeId"])
-    existing = backend.find_endpoint(runtime_id, name)
-    current = routing_of(existing) if existing else None
-    routing = publish_routing(current, target_version, canary_version=canary_version, weight=weight,
-                              endpoint_name=f"endpoint {name!r}")
+    existing = {str(ep.get("agentRuntimeEndpointName")): ep for ep in backend.endpoints(runtime_id)}
+    changes = plan_publish(request, {name: routing_of(ep) for name, ep in existing.items()}, declared)
     published = [str(v.get("agentRuntimeVersion")) for v in backend.versions(runtime_id)]
-    missing = missing_versions([routing], published)
+    missing = missing_versions([change.routing for change in changes], published)
     if missing:
         known = ", ".join(published) or "none yet"
         raise NotFound(f"version {missing[0]} of {runtime.get('agentRuntimeName')} does not exist "
                        f"(published: {known})",
                        hint="Publish it with `agentctl version publish`, or use LATEST.")
-    body = DesiredEndpoint(name, routing, description).to_api()
-    if existing is None:
-        changed = backend.client.create_agent_runtime_endpoint(runtime_id, body)
-    else:
-        changed = backend.client.update_agent_runtime_endpoint(runtime_id, str(existing["agentRuntimeEndpointId"]),
-                                                               body)
-    # New versions take traffic only after their health check: wait for it (a failure raises with the reason).
-    return wait_endpoint(backend, runtime_id, str(changed["agentRuntimeEndpointId"]), name, SilentReporter())
+    results = []
+    for change in changes:
+        current = existing.get(change.name)
+        if current is None:
+            changed = backend.client.create_agent_runtime_endpoint(runtime_id, change.to_api())
+        else:
+            changed = backend.client.update_agent_runtime_endpoint(
+                runtime_id, str(current["agentRuntimeEndpointId"]), change.to_api())
+        # New versions take traffic only after their health check: wait for it before the next change (a
+        # failure raises with the reason, and the endpoints not yet changed keep their traffic).
+        results.append(wait_endpoint(backend, runtime_id, str(changed["agentRuntimeEndpointId"]), change.name,
+                                     SilentReporter()))
+    return results
 
 
 def remove_endpoint(backend: Backend, runtime: Mapping[str, Any], name: str) -> None:

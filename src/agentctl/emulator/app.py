@@ -22,6 +22,7 @@ import os
 import secrets
 import signal
 import socket
+import string
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -79,16 +80,26 @@ def write_state(state_dir: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, target)
 
 
+def new_secret(length: int = 30) -> str:
+    """An AccessKey secret shaped like Alibaba Cloud's: letters and digits only, so it never starts with ``-``
+    (which other CLIs would read as an option) and needs no quoting anywhere."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
 def local_credentials(control_url: str, store: AccessStore | None = None) -> Credentials:
-    """The ``local`` alias: created on first start, its Endpoint kept in step with the control port."""
+    """The ``local`` alias: created on first start, its Endpoint kept in step with the control port.
+
+    A secret from an older agentctl that starts with ``-`` is replaced (only this emulator uses it)."""
     store = store or AccessStore()
     creds = store.get(LOCAL_ALIAS)
     if creds is None:
-        creds = Credentials(access_key_id="LTAI" + secrets.token_hex(10), access_key_secret=secrets.token_urlsafe(24),
+        creds = Credentials(access_key_id="LTAI" + secrets.token_hex(10), access_key_secret=new_secret(),
                             account_id=LOCAL_ACCOUNT, region=LOCAL_ACCOUNT, endpoint=control_url)
         store.put(LOCAL_ALIAS, creds)
-    elif creds.endpoint != control_url:
-        creds = replace(creds, endpoint=control_url)
+    elif creds.endpoint != control_url or creds.access_key_secret.startswith("-"):
+        secret = new_secret() if creds.access_key_secret.startswith("-") else creds.access_key_secret
+        creds = replace(creds, endpoint=control_url, access_key_secret=secret)
         store.put(LOCAL_ALIAS, creds)
     return creds
 

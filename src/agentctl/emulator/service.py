@@ -227,6 +227,12 @@ class AgentRunService:
                 data[key] = body[key]
         merged = {"targetVersion": data.get("targetVersion"), "routingConfiguration": data.get("routingConfiguration"),
                   **{k: body[k] for k in ("targetVersion", "routingConfiguration") if body.get(k) is not None}}
+        if body.get("targetVersion") is not None and body.get("routingConfiguration") is None:
+            # Only the target changes (the SDK allows it): kept weights that name the new target would contradict
+            # it, so they go; the response's routingConfiguration says what the endpoint now does.
+            target = check.version_label(body["targetVersion"], "targetVersion")
+            kept = (data.get("routingConfiguration") or {}).get("versionWeights") or []
+            merged["routingConfiguration"] = {"versionWeights": [w for w in kept if str(w.get("version")) != target]}
         return self._save_endpoint(row, data, merged)
 
     def get_endpoint(self, runtime_id: str, endpoint_id: str) -> dict[str, Any]:

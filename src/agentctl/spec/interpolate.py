@@ -11,7 +11,10 @@ written as JavaScript writes them, as ``s`` does). Supported expressions:
 - function calls ``f(args)``: without any quote in the arguments, the whole
   argument text is one string literal (``env(HOME)``), and we also accept
   ``env(X, default)`` with each part a literal; with quotes, each argument is a
-  string, number, ``true``/``false``/``null``, a reference or a nested call.
+  string, number, ``true``/``false``/``null``, a reference or a nested call;
+- member access on what a call returns, as the JavaScript ``s`` evaluates it:
+  ``json(file('c.json')).model``, ``.a.b.c``, ``[0]``, ``['key']``, ``.length``
+  of a string or list. ``.0`` after a call is a syntax error there, and here.
 
 The scope (what a reference sees, which functions exist) is passed in, so this
 module knows nothing about s.yaml's layout.
@@ -26,7 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 TOKEN = re.compile(r"\$\{([\s\S]*?)\}")
-_CALL = re.compile(r"^\s*([A-Za-z_$][\w$]*)\s*\(([\s\S]*)\)\s*$")
+_CALL_START = re.compile(r"^\s*([A-Za-z_$][\w$]*)\s*\(")
+# One member access after a call: `.name`, `[2]`, `['key']` or `["key"]` (JavaScript's forms).
+_MEMBER = (r"""\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(?:(-?\d+(?:\.\d+)?)|'((?:[^'\\]|\\.)*)'"""
+           r"""|"((?:[^"\\]|\\.)*)")\s*\])""")
+_ONE_MEMBER = re.compile(_MEMBER)
+_MEMBERS = re.compile(f"(?:{_MEMBER})*")
 _REFERENCE = re.compile(r"^\s*([A-Za-z_$][\w$]*(?:\.[^.\s()'\"{}]+)*)\s*$")
 _RUNTIME = re.compile(r"^\s*resources\.[^.\s{}]+\.(?:output|info)(?:\.|\s*$)")
 _NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
@@ -126,11 +134,11 @@ def evaluate(code: str, source: str, scope: Scope) -> Any:
     """The value of one expression (``code`` is the text inside ``${}``, ``source`` the whole token)."""
     if _RUNTIME.match(code):
         return source
-    call = _CALL.match(code)
+    call = _call_parts(code)
     if call:
-        name, arguments = call.group(1), call.group(2)
+        name, arguments, members = call
         args = _Arguments(arguments, scope).parse() if _has_quote(arguments) else _literal_arguments(arguments)
-        value = scope.call(name, args)
+        value = member_chain(scope.call(name, args), members, source)
     elif _REFERENCE.match(code):
         try:
             value = scope.lookup(tuple(code.strip().split(".")))
@@ -143,6 +151,78 @@ def evaluate(code: str, source: str, scope: Scope) -> Any:
     if value is None:
         raise ExprError(f"{source} not found (the value is null)")
     return value
+
+
+def _call_parts(code: str) -> tuple[str, str, str] | None:
+    """``name(arguments)members`` split at the parenthesis that closes the call (quotes respected), or None."""
+    start = _CALL_START.match(code)
+    if not start:
+        return None
+    depth, quote, index = 0, "", start.end() - 1
+    while index < len(code):
+        char = code[index]
+        if quote:
+            index += 2 if char == "\\" else 1
+            quote = "" if char == quote else quote
+            continue
+        if char in "'\"":
+            quote = char
+        depth += 1 if char == "(" else -1 if char == ")" else 0
+        if depth == 0:
+            return start.group(1), code[start.end():index], code[index + 1:]
+        index += 1
+    # Unbalanced (an unclosed quote): the arguments run to the last ")", and reading them says what is wrong.
+    end = code.rstrip()
+    return (start.group(1), end[start.end():-1], "") if end.endswith(")") else None
+
+
+def member_chain(value: Any, members: str, source: str) -> Any:
+    """``value`` followed by ``members`` (``.a[0]['b']``, JavaScript semantics); anything else is refused."""
+    position = 0
+    while members[position:].strip():
+        match = _ONE_MEMBER.match(members, position)
+        if not match:
+            raise ExprError(f"{source} is not a supported expression",
+                            "after a function call use .name, [0] or ['key'] (a list index needs brackets: "
+                            "json(...).list[0], as in JavaScript)")
+        name, number, single, double = match.groups()
+        key: str | float = name if name is not None else float(number) if number is not None else (
+            _unescape(single, "'") if single is not None else _unescape(double, '"'))
+        value = _member(value, key, source)
+        position = match.end()
+    return value
+
+
+def _unescape(body: str, quote: str) -> str:
+    try:
+        return str(json.loads('"' + (body.replace('\\\'', "'") if quote == "'" else body) + '"'))
+    except json.JSONDecodeError:
+        return body
+
+
+def _member(value: Any, key: str | float, source: str) -> Any:
+    """``value[key]`` as JavaScript reads it from JSON/YAML data (own keys, list items, ``.length``)."""
+    if isinstance(value, dict):
+        name = key if isinstance(key, str) else js_string(key)
+        if name in value:
+            return value[name]
+    elif isinstance(value, list | str):
+        if key == "length":
+            return len(value.encode("utf-16-le")) // 2 if isinstance(value, str) else len(value)
+        index = key if isinstance(key, float) else float(key) if key.isdigit() and str(int(key)) == key else None
+        if index is not None and index.is_integer() and 0 <= index < len(value):
+            return value[int(index)]
+    shown = key if isinstance(key, str) else js_string(key)
+    raise ExprError(f"{source} not found (no `{shown}` in the {_kind(value)} before it)",
+                    "check the name or the index; -o json on `agentctl preview` shows what the function returns")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"object with {', '.join(sorted(value)[:8]) or 'no keys'}"
+    if isinstance(value, list):
+        return f"list of {len(value)} item(s)"
+    return "null" if value is None else f"{type(value).__name__} value"
 
 
 def _has_quote(text: str) -> bool:
@@ -221,9 +301,12 @@ class _Arguments:
             depth += 1 if char == "(" else -1 if char == ")" else 0
             if depth == 0:
                 inner = self.text[start + 1:index]
-                self.pos = index + 1
                 args = _Arguments(inner, self.scope).parse() if _has_quote(inner) else _literal_arguments(inner)
-                return self.scope.call(name, args)
+                members = _MEMBERS.match(self.text, index + 1)
+                assert members is not None  # the pattern also matches nothing
+                self.pos = members.end()
+                call = self.text[start - len(name):self.pos].strip()
+                return member_chain(self.scope.call(name, args), members.group(0), call)
         raise self._error()
 
     def _word(self, token: str) -> Any:
@@ -248,9 +331,30 @@ def js_string(value: Any) -> str:
             return "NaN"
         if value in (float("inf"), float("-inf")):
             return "Infinity" if value > 0 else "-Infinity"
-        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+        return _js_number(value)
     if isinstance(value, list):
         return ",".join("" if item is None else js_string(item) for item in value)
     if isinstance(value, dict):
         return "[object Object]"
     return str(value)
+
+
+def _js_number(value: float) -> str:
+    """ECMAScript Number::toString: the shortest digits (as repr finds them), placed by JavaScript's rules
+    (plain up to 1e21, an exponent below 1e-6: ``1e-7``, ``0.00001``, ``1e+21``)."""
+    from decimal import Decimal
+
+    if value == 0:
+        return "0"
+    shortest = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, shortest.digits))
+    point = len(digits) + int(shortest.exponent)  # value = 0.<digits> × 10^point
+    if len(digits) <= point <= 21:
+        body = digits + "0" * (point - len(digits))
+    elif 0 < point <= 21:
+        body = f"{digits[:point]}.{digits[point:]}"
+    elif -6 < point <= 0:
+        body = "0." + "0" * -point + digits
+    else:
+        body = (digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "") + f"e{point - 1:+d}")
+    return ("-" if value < 0 else "") + body

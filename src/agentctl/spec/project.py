@@ -94,6 +94,7 @@ def load_project(path: Path, *, config: ConfigLookup | None = None, preview: boo
     """Read, merge, resolve and order ``path``; every problem is a SpecError at file:line:col."""
     path = Path(os.path.abspath(path))
     document, marks = _read_with_extend(path)
+    _refuse_services_keyword(document, marks)
     env = environment_with_dotenv(path.parent / ".env", environ)
     resolver = Resolver(document, marks, Functions(path.parent, env, config, preview), str(path.parent))
     resolved = resolver.resolve_document()
@@ -111,6 +112,15 @@ def load_project(path: Path, *, config: ConfigLookup | None = None, preview: boo
         path=path, name=resolved.get("name"), access=resolved.get("access"), vars=resolved.get("vars") or {},
         document=resolved, resources=resources, actions=resolved.get("actions") or {}, env=env, marks=marks,
     )
+
+
+def _refuse_services_keyword(document: dict[str, Any], marks: Marks) -> None:
+    """A 3.0.0 file with ``services:`` and no ``resources:`` would deploy nothing; the parser refuses it so."""
+    if str(document.get("edition")) == "3.0.0" and not document.get("resources") and document.get("services"):
+        mark = marks.get(("services",))
+        raise SpecError("Keyword 'services' has been replaced by 'resources' in 3.0.0 YAML.",
+                        "rename `services:` to `resources:` (each entry keeps its component and props)",
+                        file=mark.file if mark else None, line=mark.entry_line if mark else None, column=1)
 
 
 def _read_with_extend(path: Path) -> tuple[dict[str, Any], Marks]:

@@ -25,7 +25,18 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared" / "conformance" / "sdevs"
+
+
+def _harness_dir() -> Path:
+    """``$AGENTCTL_SDEVS_HARNESS``, else ``shared/conformance/sdevs`` beside the checkout or any folder above it
+    (a git worktree may sit deeper than the main checkout)."""
+    if os.environ.get("AGENTCTL_SDEVS_HARNESS"):
+        return Path(os.environ["AGENTCTL_SDEVS_HARNESS"])
+    candidates = [folder / "shared" / "conformance" / "sdevs" for folder in REPO.parents]
+    return next((c for c in candidates if (c / "resolve.js").is_file()), candidates[0])
+
+
+SHARED = _harness_dir()
 CACHE = REPO / ".cache" / "sdevs"
 CASES = Path(__file__).resolve().parent / "cases"
 HARNESS_FILES = ("package.json", "package-lock.json", "resolve.js")
@@ -84,8 +95,10 @@ def install() -> Path:
         for name in HARNESS_FILES:
             shutil.copyfile(SHARED / name, CACHE / name)
         stamp.unlink(missing_ok=True)
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CACHE, capture_output=True,
-                                text=True, timeout=600)
+        # --legacy-peer-deps: npm 9 (Debian's) also wants the optional peer types that the lock, written by a
+        # newer npm, leaves out, and refuses the lock; running the parser needs no peer. The lock stays exact.
+        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--legacy-peer-deps"], cwd=CACHE,
+                                capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise OracleUnavailable(f"npm ci failed: {result.stderr.strip()[-2000:]}")
         stamp.write_text(digest)
