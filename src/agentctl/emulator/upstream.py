@@ -28,17 +28,12 @@ a future that cannot finish.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
-import select
-import socket
-import sys
-import termios
 import time
 
 import httptools
 
+from agentctl.emulator import tcp
 from agentctl.emulator.http_front import Reply, Request
 
 HOP_BY_HOP = frozenset({
@@ -276,8 +271,7 @@ class UpstreamConnection(asyncio.Protocol):
         ``is_connection_dropped`` check). Without it, a request would go out on a connection the instance
         (just killed, or done with keep-alive) has already closed, and fail as if it had been in flight.
         """
-        readable, _, _ = select.select([self.fd], [], [], 0)
-        return bool(readable)
+        return tcp.readable(self.fd)
 
     # failures -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -299,7 +293,7 @@ class UpstreamConnection(asyncio.Protocol):
         # not read all of the request, so it cannot have served it; the gateway may send it elsewhere.
         self._fail(f"closed the connection{' mid-answer' if ex.status else ''}"
                    f"{f' ({exc})' if exc else ''}",
-                   unread=isinstance(exc, ConnectionResetError) or _unread(self.fd))
+                   unread=isinstance(exc, ConnectionResetError) or tcp.unread(self.fd))
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost decides
@@ -335,23 +329,6 @@ class UpstreamConnection(asyncio.Protocol):
     def _close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-
-
-TCP_CLOSE = 7  # tcpi_state after a reset (a clean end of file leaves CLOSE_WAIT)
-
-
-def _unread(fd: int) -> bool:
-    """Did the peer leave bytes we sent unread? Request bytes not acknowledged (SIOCOUTQ), or the peer
-    answered them with a reset (state CLOSE). Linux; False when unknown."""
-    if fd < 0:
-        return False
-    try:
-        with socket.socket(fileno=os.dup(fd)) as sock:
-            state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
-            waiting = int.from_bytes(fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"), sys.byteorder)
-    except (OSError, AttributeError):
-        return False
-    return state == TCP_CLOSE or waiting > 0
 
 
 class UpstreamPool:
