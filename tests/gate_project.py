@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import shutil
 import socket
 import sys
@@ -72,6 +73,12 @@ class Gate:
     @property
     def query(self) -> str:
         return f"gate={self.port}"
+
+    @property
+    def waiting(self) -> int:
+        """Requests the app has received and holds at this gate."""
+        with self._lock:
+            return len(self._waiting)
 
     def _accept(self) -> None:
         while True:
@@ -143,13 +150,13 @@ class GateProject:
 
 @contextmanager
 def gate_project(root: Path, *, concurrency: int = 1, start: tuple[str, ...] = (),
-                 agent: dict[str, str] | None = None) -> Iterator[GateProject]:
-    """``local start START...`` in a fresh AGENTCTL_HOME, then ``deploy`` of the gate app (``agent``: more
-    ``props.agent`` fields); stopped afterwards."""
+                 agent: dict[str, str] | None = None, app: Path = APP) -> Iterator[GateProject]:
+    """``local start START...`` in a fresh AGENTCTL_HOME, then ``deploy`` of the gate app (or ``app``;
+    ``agent``: more ``props.agent`` fields); stopped afterwards."""
     home, directory = root / "home", root / "gate"
     for folder in (home, directory / "code"):
         folder.mkdir(parents=True)
-    shutil.copy(APP, directory / "code" / "app.py")
+    shutil.copy(app, directory / "code" / "app.py")
     extra = "".join(f"        {k}: {v}\n" for k, v in (agent or {}).items()) + DEFAULT_ENDPOINT
     (directory / "s.yaml").write_text(agent_spec(NAME, concurrency=concurrency, access="default", extra=extra))
     project = Project(home, directory)
@@ -163,3 +170,18 @@ def gate_project(root: Path, *, concurrency: int = 1, start: tuple[str, ...] = (
         if gated is not None:
             gated.close_gates()
         project.stop()
+
+
+def records(project: GateProject, *args: str) -> list[dict[str, Any]]:
+    """`logs -o json ARGS` of the project, one dict per record."""
+    out = project.project.run("logs", "-o", "json", *args, ok=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def host_pid(project: GateProject, instance: str) -> int:
+    """The instance's process id on this host, from the driver's "started: … (pid N" line."""
+    for record in records(project, "--instance-id", instance):
+        found = re.search(r"\(pid (\d+)", record.get("message") or "")
+        if found:
+            return int(found.group(1))
+    raise AssertionError(f"no start line with a pid for {instance}")

@@ -21,6 +21,8 @@ the cause chained (``raise NotFound(...) from exc``).
 
 from __future__ import annotations
 
+import errno
+
 
 class AgentctlError(Exception):
     exit_code = 1
@@ -90,6 +92,19 @@ class ApiError(BackendError):
 
 class TimedOut(AgentctlError):
     exit_code = 6
+
+
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def storage_error(exc: OSError, what: str, where: object) -> BackendError:
+    """A write that failed, said as what it is: a full disk (or quota) gets the advice to free space."""
+    if exc.errno in NO_ROOM:
+        hint = (f"Free some space on the disk that holds {where} (or point AGENTCTL_HOME at one with room), "
+                "then run the command again; nothing was changed.")
+    else:
+        hint = f"Check that {where} exists and is writable by you."
+    return BackendError(f"cannot write {what} in {where}: {exc.strerror or exc}", hint=hint)
 
 
 EXIT_CODES = {

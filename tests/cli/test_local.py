@@ -71,3 +71,15 @@ def test_reset_asks_and_refuses_without_a_terminal(cli, agentctl_home: Path) -> 
     assert "Removed the local emulator's state" in done.stderr
     assert not (agentctl_home / "emulator").exists()
     assert "local" in (agentctl_home / "access.yaml").read_text()  # the keys survive a reset
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--queue-wait", "-5"), ("--idle-timeout", "0"),
+                                             ("--body-timeout", "-1"), ("--max-instances", "0"),
+                                             ("--queue-depth", "-1")])
+def test_a_bad_setting_names_its_own_flag_and_starts_nothing(cli, flag: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("local", "start", flag, value)
+    assert result.returncode == 2, result.stderr
+    message, _, hint = result.stderr.partition("\nHint: ")
+    assert flag in message and value in message, result.stderr
+    assert flag in hint and "unexpected" not in result.stderr, result.stderr
+    assert daemon.status() is None

@@ -49,6 +49,7 @@ resources:
 
 
 def test_five_violations_are_all_printed_with_lines_and_paths(cli, tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()  # code.src must exist
     (tmp_path / "s.yaml").write_text(FIVE_PROBLEMS)
     result = cli("verify", cwd=tmp_path)
     assert result.returncode == 2
@@ -66,6 +67,7 @@ def test_five_violations_are_all_printed_with_lines_and_paths(cli, tmp_path: Pat
 
 
 def test_valid_file_says_so_and_the_selector_limits_the_check(cli, tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()  # code.src must exist
     (tmp_path / "s.yaml").write_text(VALID)
     failing = cli("verify", cwd=tmp_path)
     assert failing.returncode == 2 and "resources.second.props.agent.cpu" in failing.stdout
@@ -78,6 +80,7 @@ def test_valid_file_says_so_and_the_selector_limits_the_check(cli, tmp_path: Pat
 
 
 def test_json_output_lists_violations_as_data(cli, tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()  # code.src must exist
     (tmp_path / "s.yaml").write_text(FIVE_PROBLEMS)
     result = cli("verify", "-o", "json", cwd=tmp_path)
     assert result.returncode == 2
@@ -107,6 +110,7 @@ def test_bad_inputs_give_one_line_and_a_hint_never_a_traceback(cli, tmp_path: Pa
 
 
 def test_config_values_do_not_need_credentials_to_verify(cli, tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()  # code.src must exist
     (tmp_path / "s.yaml").write_text(VALID.replace("cpu: 42", "role: ${config('AccountID')}-role"))
     result = cli("verify", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -3,32 +3,16 @@ on a replacement, the crash is logged, and `logs --type fail` lists the failed r
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gate_project import GateProject, Reply, gate_project
+from gate_project import GateProject, Reply, gate_project, host_pid, records
 
 IN_FLIGHT = 3
-
-
-def records(project: GateProject, *args: str) -> list[dict[str, Any]]:
-    out = project.project.run("logs", "-o", "json", *args, ok=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def host_pid(project: GateProject, instance: str) -> int:
-    """The instance's process id on this host, from the driver's "started: … (pid N" line."""
-    for record in records(project, "--instance-id", instance):
-        found = re.search(r"\(pid (\d+)", record.get("message") or "")
-        if found:
-            return int(found.group(1))
-    raise AssertionError(f"no start line with a pid for {instance}")
 
 
 def in_flight(project: GateProject, instance: str) -> int:
@@ -72,7 +56,8 @@ def test_kill_9_under_load_fails_only_in_flight_requests_and_a_replacement_serve
         gate = project.gate()
         with ThreadPoolExecutor(IN_FLIGHT) as threads:
             blocked = [threads.submit(project.request, f"block?{gate.query}") for _ in range(IN_FLIGHT)]
-            wait_until(lambda: in_flight(project, victim) >= IN_FLIGHT, "the blocked requests are in flight")
+            wait_until(lambda: in_flight(project, victim) >= IN_FLIGHT and gate.waiting >= IN_FLIGHT,
+                       "the blocked requests are in flight (the app holds them)")
             os.kill(pid, 9)
             broken = [future.result(60) for future in blocked]
         wait_until(lambda: victim not in {row["instanceId"] for row in project.instances()},

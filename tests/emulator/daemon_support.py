@@ -13,13 +13,30 @@ from agentctl.build.package import checksum
 from agentctl.emulator import daemon
 from agentctl.emulator.daemon import DaemonInfo
 
-APP = "import os\nprint('listening on', os.environ.get('PORT'))\n"
+# A real server (endpoints are health-checked before they take traffic); TAG tells code versions apart.
+APP = """import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+TAG = {tag!r}
 
 
-def code_zip(text: str = APP, name: str = "app.py") -> bytes:
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = TAG.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+ThreadingHTTPServer((os.environ.get("HOST", "127.0.0.1"), int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def code_zip(tag: str = "v1", *, app: str | None = None, name: str = "app.py") -> bytes:
+    """A zip of ``app`` (default: the tagged server above)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(name, text)
+        archive.writestr(name, app if app is not None else APP.format(tag=tag))
     return buffer.getvalue()
 
 
@@ -49,3 +66,15 @@ def running_daemon() -> Iterator[DaemonInfo]:
         yield info
     finally:
         daemon.terminate(info.pid)
+
+
+def wait_endpoint_ready(client, runtime_id: str, endpoint_id: str):  # type: ignore[no-untyped-def]
+    """Poll an endpoint until it leaves CREATING/UPDATING (its versions' health check); returns it."""
+    import time
+
+    for _ in range(600):
+        endpoint = client.get_agent_runtime_endpoint(runtime_id, endpoint_id).body.data
+        if endpoint.status not in ("CREATING", "UPDATING"):
+            return endpoint
+        time.sleep(0.05)
+    raise AssertionError(f"endpoint {endpoint_id} stayed {endpoint.status}")

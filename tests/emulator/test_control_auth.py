@@ -151,3 +151,23 @@ def test_a_body_changed_after_signing_is_refused(emulator: daemon.DaemonInfo) ->
                    creds.access_key_id, creds.access_key_secret)
     status, reply = send(emulator.control_url + path, "POST", headers, b'{"agentRuntimeName": "b"}')
     assert (status, reply["code"]) == (403, "SignatureDoesNotMatch")
+
+
+def test_a_captured_request_replayed_after_a_daemon_restart_is_refused() -> None:
+    """The nonces seen in the last 15 minutes survive a restart (they are journaled in the state directory)."""
+    first = daemon.ensure_running()
+    try:
+        creds = AccessStore().get("local")
+        assert creds is not None
+        path = "/2025-09-10/agents/runtimes"
+        headers = sign("GET", path, {}, {"host": f"127.0.0.1:{first.control_port}", "x-acs-action": "ListAgentRuntimes",
+                                         "x-acs-version": "2025-09-10"}, b"", creds.access_key_id,
+                       creds.access_key_secret)
+        assert send(first.control_url + path, "GET", headers)[0] == 200
+        daemon.stop()
+        again = daemon.ensure_running()
+        assert again.control_port == first.control_port  # the same port: the captured request fits as it is
+        status, reply = send(again.control_url + path, "GET", headers)
+        assert (status, reply["code"]) == (403, "SignatureNonceUsed")
+    finally:
+        daemon.stop()

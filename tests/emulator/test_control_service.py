@@ -23,8 +23,8 @@ def service(tmp_path: Path) -> AgentRunService:
 
 
 def runtime(service: AgentRunService, name: str = "agent", text: str = "v1", **extra: Any) -> dict[str, Any]:
-    return service.create_runtime({"agentRuntimeName": name, "codeConfiguration": code_configuration(code_zip(text)),
-                                   **extra})
+    code = code_configuration(code_zip(app=text))
+    return service.create_runtime({"agentRuntimeName": name, "codeConfiguration": code, **extra})
 
 
 def fails(status: int, code: str, call: Any, *args: Any) -> str:
@@ -79,9 +79,9 @@ def test_publish_freezes_latest_and_refuses_when_nothing_changed(service: AgentR
     message = fails(400, "VersionNotChanged", service.publish_version, runtime_id, {})
     assert "version 1" in message
     # Same files zipped again (other timestamps): still no change.
-    service.update_runtime(runtime_id, {"codeConfiguration": code_configuration(code_zip("v1"))})
+    service.update_runtime(runtime_id, {"codeConfiguration": code_configuration(code_zip(app="v1"))})
     fails(400, "VersionNotChanged", service.publish_version, runtime_id, {})
-    service.update_runtime(runtime_id, {"codeConfiguration": code_configuration(code_zip("v2"))})
+    service.update_runtime(runtime_id, {"codeConfiguration": code_configuration(code_zip(app="v2"))})
     assert service.publish_version(runtime_id, {})["agentRuntimeVersion"] == "2"
     service.update_runtime(runtime_id, {"memory": 4096})
     assert service.publish_version(runtime_id, {})["agentRuntimeVersion"] == "3"
@@ -177,3 +177,18 @@ def test_recover_finishes_interrupted_work_and_removes_orphans(tmp_path: Path) -
     assert restarted.get_runtime(lost)["status"] == "CREATE_FAILED"
     assert not orphan.exists() and len(changes) == 2
     assert not list((codes.root / "staging").iterdir())
+
+
+def test_unknown_fields_are_refused_not_stored(service: AgentRunService) -> None:
+    code = code_configuration(code_zip())
+    message = fails(400, "InvalidParameter", service.create_runtime,
+                    {"agentRuntimeName": "typo", "codeConfiguration": code, "memroy": 512})
+    assert "memroy" in message and "memory" in message
+    assert service.store.runtime_row_by_name("typo") is None
+    runtime_id = runtime(service)["agentRuntimeId"]
+    assert "bogus" in fails(400, "InvalidParameter", service.update_runtime, runtime_id, {"bogus": 1})
+    assert "zipFiel" in fails(400, "InvalidParameter", service.update_runtime, runtime_id,
+                              {"codeConfiguration": {**code, "zipFiel": "x"}})
+    assert "targetVersoin" in fails(400, "InvalidParameter", service.create_endpoint, runtime_id,
+                                    {"agentRuntimeEndpointName": "e", "targetVersoin": "1"})
+    assert service.get_runtime(runtime_id).get("bogus") is None

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from alibabacloud_agentrun20250910 import models
-from daemon_support import code_configuration, code_zip, sdk_client
+from daemon_support import code_configuration, code_zip, sdk_client, wait_endpoint_ready
 
 from agentctl.emulator import daemon
 
@@ -185,7 +185,7 @@ def test_the_gateway_serves_endpoints_made_through_the_control_api_and_stop_ends
     app = (Path(__file__).parent / "apps" / "echo" / "app.py").read_text()
     info = daemon.ensure_running()
     client = sdk_client(info)
-    config = {**code_configuration(code_zip(app)), "command": None}
+    config = {**code_configuration(code_zip(app=app)), "command": None}
     create = models.CreateAgentRuntimeInput().from_map(
         {"agentRuntimeName": "echo", "codeConfiguration": {k: v for k, v in config.items() if v}})
     runtime_id = client.create_agent_runtime(models.CreateAgentRuntimeRequest(body=create)).body.data.agent_runtime_id
@@ -194,6 +194,8 @@ def test_the_gateway_serves_endpoints_made_through_the_control_api_and_stop_ends
         body=models.PublishRuntimeVersionInput(description="one")))
     endpoint = client.create_agent_runtime_endpoint(runtime_id, models.CreateAgentRuntimeEndpointRequest(
         body=models.CreateAgentRuntimeEndpointInput(agent_runtime_endpoint_name="prod", target_version="1"))).body.data
+    endpoint = wait_endpoint_ready(client, runtime_id, endpoint.agent_runtime_endpoint_id)
+    assert endpoint.status == "READY", endpoint.status_reason
 
     with urllib.request.urlopen(endpoint.endpoint_public_url + "/echo?x=1", timeout=60) as reply:
         assert reply.headers["x-agentrun-version"] == "1"

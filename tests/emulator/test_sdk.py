@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from alibabacloud_agentrun20250910 import models
-from daemon_support import code_configuration, code_zip, running_daemon, sdk_client
+from daemon_support import code_configuration, code_zip, running_daemon, sdk_client, wait_endpoint_ready
 
 from agentctl.emulator import daemon
 
@@ -82,7 +82,9 @@ def test_sdk_drives_every_operation(emulator: daemon.DaemonInfo) -> None:
     endpoint = client.create_agent_runtime_endpoint(
         runtime_id, models.CreateAgentRuntimeEndpointRequest(body=endpoint_in)).body.data
     endpoint_id = endpoint.agent_runtime_endpoint_id
-    assert endpoint_id and endpoint.target_version == "1" and endpoint.status == "READY"
+    assert endpoint_id and endpoint.target_version == "1" and endpoint.status == "CREATING"  # versions checked
+    endpoint = wait_endpoint_ready(client, runtime_id, endpoint_id)
+    assert endpoint.status == "READY", endpoint.status_reason
     assert [(w.version, w.weight) for w in endpoint.routing_configuration.version_weights] == [("2", 0.1)]
     assert endpoint.endpoint_public_url == (f"{emulator.gateway_url}/agent-runtimes/sdk-agent/endpoints/production"
                                             "/invocations")

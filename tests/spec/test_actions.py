@@ -63,7 +63,7 @@ def test_a_failing_step_raises_with_its_output(project) -> None:  # type: ignore
     with pytest.raises(ActionFailed) as caught:
         run_hook(project, "fail", "deploy", resource=project.resources["agent"], say=lambda line: None)
     error = caught.value
-    assert error.exit_code == 3 and error.output == "failing"
+    assert error.returncode == 3 and error.exit_code == 2 and error.output == "failing"
     assert "fail-deploy action (resource agent) failed with exit code 3" in str(error)
     assert str(error).endswith(":\nfailing") and error.hint
 

@@ -53,11 +53,14 @@ _HINTS = {
     "ERR_BAD_REQUEST": "Fix the request as the message says, then retry.",
 }
 _STATUS_HINTS = {
+    400: "Fix the value the message names (in s.yaml or the flags), then retry.",
     401: "Check the credentials of the alias in use (`agentctl config get`).",
     403: "Check that the alias's keys may use AgentRun in this account and region.",
     404: "Check the name or id; `agentctl info` lists what exists.",
     409: "The resource already exists or is busy (CREATING/UPDATING); wait for it to settle and retry.",
+    413: "The request is too large: make the code package smaller (exclude files in .arignore).",
     429: "The API throttled the call; wait a little and retry.",
+    507: "The emulator's disk is full: free space under $AGENTCTL_HOME/emulator, then retry.",
 }
 
 

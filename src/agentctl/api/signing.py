@@ -27,6 +27,7 @@ to sign (the SDK signs host, user-agent, accept, content-type and all ``x-acs-*`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import threading
@@ -35,6 +36,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -139,12 +141,36 @@ class NonceCache:
 
     When full, the oldest entry is dropped even if not yet expired: memory stays bounded at the
     cost of a replay window for that one nonce (the date check still bounds it to ``ttl``).
+
+    With a ``journal`` file every accepted nonce is appended to it (one ``<time> <nonce>`` line), and
+    the ones still within ``ttl`` are read back when the cache is made: a request captured before a
+    restart of the server is still refused after it. The file is rewritten with only those at start.
     """
 
-    def __init__(self, ttl: float = DEFAULT_MAX_SKEW, max_entries: int = 100_000) -> None:
+    def __init__(self, ttl: float = DEFAULT_MAX_SKEW, max_entries: int = 100_000, *,
+                 journal: Path | None = None) -> None:
         self.ttl, self.max_entries = ttl, max_entries
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._journal = journal
+        if journal is not None:
+            self._restore(journal)
+
+    def _restore(self, journal: Path) -> None:
+        now = time.time()
+        try:
+            lines = journal.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        for line in lines[-self.max_entries:]:
+            stamp, _, nonce = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                if nonce and now - float(stamp) <= self.ttl:
+                    self._seen[nonce] = float(stamp)
+        with contextlib.suppress(OSError):
+            tmp = journal.with_suffix(".tmp")
+            tmp.write_text("".join(f"{at:.3f} {nonce}\n" for nonce, at in self._seen.items()), encoding="utf-8")
+            tmp.replace(journal)
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -159,6 +185,9 @@ class NonceCache:
             self._seen[nonce] = now
             while len(self._seen) > self.max_entries:
                 self._seen.popitem(last=False)
+            if self._journal is not None and "\n" not in nonce:
+                with contextlib.suppress(OSError), open(self._journal, "a", encoding="utf-8") as out:
+                    out.write(f"{now:.3f} {nonce}\n")
             return True
 
     def _expire(self, now: float) -> None:
@@ -209,6 +238,42 @@ def verify(method: str, path: str, query: Pairs | None, headers: Pairs, body: by
     Raises ``SignatureError``: 401 when authentication is missing or malformed; 403 for an unknown
     key, a stale date, a bad signature or a reused nonce.
     """
+    checked = verify_head(method, path, query, headers, lookup_secret, now=now, max_skew=max_skew,
+                          payload_hash=None if declared_hash(headers) else hash_payload(body))
+    checked.check_body(body)
+    checked.record_nonce(nonces)
+    return checked.key_id
+
+
+def declared_hash(headers: Pairs) -> str | None:
+    """The ``x-acs-content-sha256`` the client signed, if it sent one."""
+    found = _header_values(headers).get("x-acs-content-sha256")
+    return found[0] if found else None
+
+
+class SignedHead:
+    """A request whose signature is valid for the body hash it declares (see :func:`verify_head`)."""
+
+    def __init__(self, key_id: str, payload_hash: str, nonce: str, now: float) -> None:
+        self.key_id, self.payload_hash, self.nonce, self.now = key_id, payload_hash, nonce, now
+
+    def check_body(self, body: bytes | str | None) -> None:
+        if hash_payload(body) != self.payload_hash:
+            raise SignatureError(403, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the request body")
+
+    def record_nonce(self, nonces: NonceCache | None) -> None:
+        if nonces is not None and not nonces.check_and_add(self.nonce, self.now):
+            raise SignatureError(403, "SignatureNonceUsed", "x-acs-signature-nonce was already used (replayed request)")
+
+
+def verify_head(method: str, path: str, query: Pairs | None, headers: Pairs,
+                lookup_secret: Callable[[str], str | None], *, payload_hash: str | None = None,
+                now: float | None = None, max_skew: float = DEFAULT_MAX_SKEW) -> SignedHead:
+    """Everything :func:`verify` checks that needs no body: the signature is checked against the body hash the
+    client declared (``x-acs-content-sha256``), or ``payload_hash`` when given. A server can so refuse an
+    unsigned or forged request before it reads a byte of its body; then it reads the body and calls
+    ``check_body`` and ``record_nonce``.
+    """
     values = _header_values(headers)
     key_id, signed, signature = parse_authorization(",".join(values.get("authorization", [])) or None)
     for required in ("x-acs-date", "x-acs-signature-nonce"):
@@ -221,9 +286,12 @@ def verify(method: str, path: str, query: Pairs | None, headers: Pairs, body: by
         raise SignatureError(403, "InvalidAccessKeyId.NotFound", f"access key {key_id!r} is not known")
     now = time.time() if now is None else now
     _check_date(values["x-acs-date"][0], now, max_skew)
-    payload_hash = hash_payload(body)
-    if values.get("x-acs-content-sha256", [payload_hash])[0] != payload_hash:
+    declared = values.get("x-acs-content-sha256", [None])[0]
+    if payload_hash is not None and declared not in (None, payload_hash):
         raise SignatureError(403, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the request body")
+    payload_hash = payload_hash or declared
+    if payload_hash is None:
+        raise SignatureError(401, "MissingParameter", "the request has no x-acs-content-sha256 header")
     try:
         block, signed_list = canonical_headers(headers, signed)
     except KeyError as exc:
@@ -232,9 +300,7 @@ def verify(method: str, path: str, query: Pairs | None, headers: Pairs, body: by
     if not hmac.compare_digest(expected, signature.lower()):
         raise SignatureError(403, "SignatureDoesNotMatch",
                              "the request signature does not match; check the AccessKey secret")
-    if nonces is not None and not nonces.check_and_add(values["x-acs-signature-nonce"][0], now):
-        raise SignatureError(403, "SignatureNonceUsed", "x-acs-signature-nonce was already used (replayed request)")
-    return key_id
+    return SignedHead(key_id, payload_hash, values["x-acs-signature-nonce"][0], now)
 
 
 def __getattr__(name: str) -> Any:

@@ -141,24 +141,51 @@ def _walk(root: Path, rules: _Rules | None) -> Iterator[tuple[str, Path]]:
         if in_force is not None:
             in_force = in_force.extended(directory, rel_dir)
         emitted = False
-        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        for entry in sorted(_entries(directory), key=lambda e: e.name):
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
             if is_dir and entry.name in ALWAYS_EXCLUDED:
                 continue
             if in_force is not None and in_force.ignored(rel, is_dir):
                 continue
+            _require_utf8_name(entry.path, rel)
             if is_dir:
                 for item in visit(Path(entry.path), rel, in_force):
                     emitted = True
                     yield item
-            elif entry.is_file():  # follows file symlinks; skips dangling links, dir symlinks, sockets
+            elif _is_file(entry):  # follows file symlinks; skips dangling links, dir symlinks, sockets
                 emitted = True
                 yield rel, Path(entry.path)
         if rel_dir and not emitted:
             yield rel_dir + "/", directory
 
     yield from visit(root, "", rules)
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        return list(os.scandir(directory))
+    except OSError as exc:
+        raise BadInput(f"cannot read the code directory {directory}: {exc.strerror}",
+                       "Fix its permissions, or exclude it in .arignore.") from exc
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError as exc:  # a symlink loop (ELOOP), a link into an unreadable place …
+        raise BadInput(f"cannot read {entry.path} in the code directory: {exc.strerror}",
+                       "Remove or fix that link, or exclude it in .arignore.") from exc
+
+
+def _require_utf8_name(path: str, rel: str) -> None:
+    """Zip entry names are UTF-8 (what the cloud unpacks): a name that is not cannot be packed faithfully."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+        raise BadInput(f"the file name {shown} in the code directory is not UTF-8",
+                       "Rename it (e.g. with `convmv -f latin1 -t utf8`), or exclude it in .arignore.") from exc
 
 
 # --- packing -----------------------------------------------------------------------------------

@@ -55,23 +55,27 @@ def start(
                                     "version (default 100)."),
     queue_wait: float = typer.Option(None, "--queue-wait", help="Seconds a request may wait in the queue "
                                      "(default 10)."),
+    body_timeout: float = typer.Option(None, "--body-timeout", help="Seconds a request's head or body may "
+                                       "stop arriving before the gateway answers 408 (default 30)."),
 ) -> None:
     """Start the emulator; with options, (re)start it with those settings (they are kept for later starts)."""
     from agentctl.emulator import daemon, settings
 
-    current = settings.load(daemon.state_dir())
-    wanted = current.updated(driver=driver, max_instances=max_instances, idle_timeout_seconds=idle_timeout,
-                             queue_depth=queue_depth, queue_wait_seconds=queue_wait)
-    running = daemon.status()
-    if running is not None and wanted != current:
-        daemon.stop()
-        say("Restarting the local emulator with the new settings.")
-        running = None
-    settings.save(daemon.state_dir(), wanted)
-    if running is not None:
-        say(f"The local emulator is already running on 127.0.0.1:{running.control_port} (pid {running.pid}).")
-    else:
-        daemon.ensure_running(say=say)
+    with daemon.settings_lock():  # two starts at once: the second applies its change to the first one's
+        current = settings.load(daemon.state_dir())
+        wanted = current.updated(driver=driver, max_instances=max_instances, idle_timeout_seconds=idle_timeout,
+                                 queue_depth=queue_depth, queue_wait_seconds=queue_wait,
+                                 body_timeout_seconds=body_timeout)
+        running = daemon.status()
+        if running is not None and wanted != current:
+            daemon.stop()
+            say("Restarting the local emulator with the new settings.")
+            running = None
+        settings.save(daemon.state_dir(), wanted)
+        if running is not None:
+            say(f"The local emulator is already running on 127.0.0.1:{running.control_port} (pid {running.pid}).")
+        else:
+            daemon.ensure_running(say=say)
     emit(_report(), options(ctx).output)
 
 

@@ -1,9 +1,12 @@
-"""Carrying out a deploy plan: one API call per step, then waiting until the runtime is READY.
+"""Carrying out a deploy plan: one API call per step, then waiting until what it changed is READY.
 
 Steps are dispatched with ``match`` on their type. Runtime changes are
-followed by polling ``GetAgentRuntime`` until READY (a failed state raises
-with the backend's reason); progress goes to a ``Reporter`` so that the CLI can
-show a rich spinner while tests record the calls.
+followed by polling ``GetAgentRuntime`` until READY, endpoint changes by polling
+``GetAgentRuntimeEndpoint`` (a change that moves traffic to new code is
+health-checked first, see ``emulator.rollout``). A failed state raises with the
+backend's ``statusReason`` (for a failed health check: the instance's last output
+lines); progress goes to a ``Reporter`` so that the CLI can show a rich spinner
+while tests record the calls.
 """
 
 from __future__ import annotations
@@ -63,9 +66,12 @@ def _run(step: Step, backend: Backend, runtime_id: str | None, reporter: Reporte
             client.update_agent_runtime(target, dict(body))
             wait_ready(backend, target, name, reporter, timeout=timeout)
         case CreateEndpoint(endpoint=endpoint):
-            client.create_agent_runtime_endpoint(_need(runtime_id), endpoint.to_api())
+            created = client.create_agent_runtime_endpoint(_need(runtime_id), endpoint.to_api())
+            wait_endpoint(backend, _need(runtime_id), str(created["agentRuntimeEndpointId"]), endpoint.name,
+                          reporter, timeout=timeout)
         case UpdateEndpoint(endpoint_id=endpoint_id, endpoint=endpoint):
             client.update_agent_runtime_endpoint(_need(runtime_id), endpoint_id, endpoint.to_api())
+            wait_endpoint(backend, _need(runtime_id), endpoint_id, endpoint.name, reporter, timeout=timeout)
     return runtime_id
 
 
@@ -80,21 +86,36 @@ def wait_ready(backend: Backend, runtime_id: str, name: str, reporter: Reporter,
                timeout: float = WAIT_TIMEOUT, interval: float = 0.2,
                clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """Poll the runtime until READY; a failed state or the timeout raises."""
+    return _wait(lambda: backend.client.get_agent_runtime(runtime_id), "runtime", name, reporter,
+                 timeout=timeout, interval=interval, clock=clock)
+
+
+def wait_endpoint(backend: Backend, runtime_id: str, endpoint_id: str, name: str, reporter: Reporter, *,
+                  timeout: float = WAIT_TIMEOUT, interval: float = 0.2,
+                  clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """Poll the endpoint until READY (its new versions passed their health check); failed or timeout raises."""
+    return _wait(lambda: backend.client.get_agent_runtime_endpoint(runtime_id, endpoint_id), "endpoint", name,
+                 reporter, timeout=timeout, interval=interval, clock=clock)
+
+
+def _wait(fetch: Callable[[], dict[str, Any]], kind: str, name: str, reporter: Reporter, *, timeout: float,
+          interval: float, clock: Callable[[], float]) -> dict[str, Any]:
+    what = f"{kind} {name}"
     start = clock()
     while True:
-        runtime = backend.client.get_agent_runtime(runtime_id)
-        status = str(runtime.get("status") or "")
+        found = fetch()
+        status = str(found.get("status") or READY)  # a backend that reports no status has nothing to wait for
         if status == READY:
-            return runtime
+            return found
         if status in FAILED_STATES:
-            raise BackendError(f"runtime {name} is {status}: {runtime.get('statusReason') or 'no reason given'}",
-                               hint="Fix the cause in s.yaml or the code and deploy again; "
-                                    "`agentctl logs` shows what the instance printed.")
+            raise BackendError(f"{what} is {status}: {found.get('statusReason') or 'no reason given'}",
+                               hint="Nothing was switched: traffic stays where it was. Fix the cause in the code "
+                                    "or s.yaml and try again; `agentctl logs` shows all the instance printed.")
         elapsed = clock() - start
         if elapsed > timeout:
-            raise TimedOut(f"runtime {name} is still {status or 'not ready'} after {timeout:.0f}s",
-                           hint="Check it later with `agentctl info`; the deploy itself was sent.")
-        reporter.waiting(name, status, elapsed)
+            raise TimedOut(f"{what} is still {status or 'not ready'} after {timeout:.0f}s",
+                           hint="Check it later with `agentctl info`; the change itself was sent.")
+        reporter.waiting(name if kind == "runtime" else what, status, elapsed)
         time.sleep(min(interval * 2 ** min(int(elapsed), 4), 2.0))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from agentctl.backends.base import Backend
 from agentctl.deploy.endpoints import PublishRequest, describe_split, missing_versions, plan_publish, routing_of
+from agentctl.deploy.execute import SilentReporter, wait_endpoint
 from agentctl.errors import ApiError, BadInput, NotFound
 
 
@@ -95,10 +96,14 @@ def publish_endpoint(backend: Backend, runtime: Mapping[str, Any], request: Publ
     for change in changes:
         current = existing.get(change.name)
         if current is None:
-            results.append(backend.client.create_agent_runtime_endpoint(runtime_id, change.to_api()))
+            changed = backend.client.create_agent_runtime_endpoint(runtime_id, change.to_api())
         else:
-            results.append(backend.client.update_agent_runtime_endpoint(
-                runtime_id, str(current["agentRuntimeEndpointId"]), change.to_api()))
+            changed = backend.client.update_agent_runtime_endpoint(
+                runtime_id, str(current["agentRuntimeEndpointId"]), change.to_api())
+        # New versions take traffic only after their health check: wait for it before the next change (a
+        # failure raises with the reason, and the endpoints not yet changed keep their traffic).
+        results.append(wait_endpoint(backend, runtime_id, str(changed["agentRuntimeEndpointId"]), change.name,
+                                     SilentReporter()))
     return results
 
 

@@ -124,9 +124,9 @@ def endpoint_steps(wanted: Sequence[DesiredEndpoint], current: Sequence[Mapping[
         existing = by_name.get(endpoint.name)
         if existing is None:
             steps.append(CreateEndpoint(endpoint))
-        elif routing_of(existing) != endpoint.routing or (
+        elif routing_of(existing) != endpoint.routing or str(existing.get("status")) in FAILED_STATES or (
             endpoint.description is not None and endpoint.description != existing.get("description")
-        ):
+        ):  # a failed endpoint is sent again (it may have failed for a reason since fixed)
             steps.append(UpdateEndpoint(str(existing["agentRuntimeEndpointId"]), endpoint))
     return steps
 

@@ -42,6 +42,8 @@ from agentctl.emulator.drivers import open_driver
 from agentctl.emulator.exec import add_exec_route, pool_hold, pool_resolver
 from agentctl.emulator.fc3_api import mount_fc3_api
 from agentctl.emulator.gateway import Gateway, GatewayServer, start_gateway
+from agentctl.emulator.health_gate import HealthGate
+from agentctl.emulator.http_front import FrontLimits
 from agentctl.emulator.limits import Limits
 from agentctl.emulator.log_recorder import LogRecorder
 from agentctl.emulator.logs import LogStore, Retention
@@ -131,13 +133,14 @@ def bind(port: int | None) -> socket.socket:
     raise OSError("no free port on 127.0.0.1")
 
 
-async def _start_gateway(store: Store, port: int | None, pool: InstancePool, recorder: LogRecorder) -> GatewayServer:
+async def _start_gateway(store: Store, port: int | None, pool: InstancePool, recorder: LogRecorder,
+                         limits: FrontLimits) -> GatewayServer:
     recorder.locate = lambda iid: (i.spec if (i := pool.find(iid)) else None)
     gateway = Gateway(store, pool, logs=recorder)
     if port:
         with contextlib.suppress(OSError):
-            return await start_gateway(gateway, HOST, port)
-    return await start_gateway(gateway, HOST, 0)
+            return await start_gateway(gateway, HOST, port, limits=limits)
+    return await start_gateway(gateway, HOST, 0, limits=limits)
 
 
 async def serve(state_dir: Path) -> None:
@@ -159,19 +162,21 @@ async def serve(state_dir: Path) -> None:
                         limits=Limits(options.max_instances, options.queue_depth, options.queue_wait_seconds),
                         idle_timeout=options.idle_timeout_seconds)
     pool.start()  # idle timeout, session expiry, warm instances
-    gateway = await _start_gateway(store, previous.get("gatewayPort"), pool, recorder)
+    gateway = await _start_gateway(store, previous.get("gatewayPort"), pool, recorder,
+                                   FrontLimits(body_timeout=options.body_timeout_seconds))
     access = AccessStore()
     creds = local_credentials(f"http://{HOST}:{control_port}", access)
 
     config = ServiceConfig(region=creds.region or LOCAL_ACCOUNT, account_id=creds.account_id or LOCAL_ACCOUNT,
                            gateway_url=gateway.url)
-    service = AgentRunService(store, codes, config, schedule=worker.submit)
+    gate = HealthGate(pool, loop, timeout=options.startup_timeout_seconds)
+    service = AgentRunService(store, codes, config, schedule=worker.submit, gate=gate)
     removed = await loop.run_in_executor(worker, service.recover)
     if removed:
         log.info("removed %d orphan code trees", len(removed))
 
     app = make_control_app(service, lambda fn: loop.run_in_executor(worker, fn), SecretLookup(creds, access),
-                           NonceCache())
+                           NonceCache(journal=state_dir / "nonces.log"))
     mount_logs_api(app, log_store)
     mount_metrics_api(app, log_store, pool.snapshot)
     reserved = ReservedConcurrency(state_dir, pool, store)

@@ -60,11 +60,15 @@ class CodeStore:
         """Keep an uploaded zip on disk (durably) until its tree is unpacked and committed."""
         final = self.root / STAGING / f"{uuid.uuid4().hex}.zip"
         tmp = final.with_suffix(".tmp")
-        with open(tmp, "wb") as out:
-            out.write(zip_bytes)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, final)
+        try:
+            with open(tmp, "wb") as out:
+                out.write(zip_bytes)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, final)
+        except BaseException:  # a full disk: no half-written zip stays behind
+            tmp.unlink(missing_ok=True)
+            raise
         return final
 
     def unpack(self, staged: Path, runtime_id: str, revision: int) -> Path:

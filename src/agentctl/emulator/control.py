@@ -23,7 +23,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from agentctl.api.models import match_operation
-from agentctl.api.signing import NonceCache, SignatureError, verify
+from agentctl.api.signing import (
+    NonceCache,
+    SignatureError,
+    declared_hash,
+    hash_payload,
+    parse_authorization,
+    verify_head,
+)
 from agentctl.emulator.service import AgentRunService
 from agentctl.emulator.validation import ServiceError
 
@@ -32,6 +39,9 @@ Runner = Callable[[Callable[[], T]], Awaitable[T]]
 log = logging.getLogger("agentctl.emulator.control")
 
 HEALTH_PATH = "/health"
+UNDECLARED_BODY_LIMIT = 1024 * 1024  # bytes read before the signature is checked when no body hash is signed
+MAX_BODY = 512 * 1024 * 1024  # a signed body (a code zip, base64) may be this large
+MAX_JSON_DEPTH = 64  # the API's bodies nest a few levels; deeper is refused before anything uses it
 REQUEST_ID_HEADER = "x-acs-request-id"
 # Where the signature middleware leaves the request id for the handlers (typed request storage).
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -79,7 +89,7 @@ def error_reply(status: int, code: str, message: str, request_id: str) -> web.Re
 def make_control_app(service: AgentRunService, run: Runner[Any], lookup_secret: Callable[[str], str | None],
                      nonces: NonceCache | None = None) -> web.Application:
     """The control API as an aiohttp application (see the module docstring)."""
-    nonces = nonces or NonceCache()
+    nonces = NonceCache() if nonces is None else nonces  # (an empty cache is falsy: `or` would replace it)
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -88,10 +98,24 @@ def make_control_app(service: AgentRunService, run: Runner[Any], lookup_secret: 
         request[REQUEST_ID] = request_id
         if request.method == "GET" and request.path == HEALTH_PATH:
             return await handler(request)
-        body = await request.read()
+        headers = list(request.headers.items())
+        declared = declared_hash(headers)
         try:
-            verify(request.method, request.raw_path.split("?", 1)[0], list(request.query.items()),
-                   list(request.headers.items()), body, lookup_secret, nonces=nonces)
+            if declared is None and (request.content_length or 0) > UNDECLARED_BODY_LIMIT:
+                parse_authorization(request.headers.get("authorization"))  # unsigned: 401 comes first
+                return error_reply(413, "RequestEntityTooLarge", "a request without x-acs-content-sha256 may carry "
+                                   f"at most {UNDECLARED_BODY_LIMIT} bytes; sign the body's hash", request_id)
+            # With a declared hash the signature is checked before a byte of the body is read: an unsigned or
+            # forged request is refused at once, however large a body it announces.
+            head = None if declared is None else verify_head(
+                request.method, request.raw_path.split("?", 1)[0], list(request.query.items()), headers,
+                lookup_secret)
+            body = await request.read()
+            if head is None:
+                head = verify_head(request.method, request.raw_path.split("?", 1)[0], list(request.query.items()),
+                                   headers, lookup_secret, payload_hash=hash_payload(body))
+            head.check_body(body)
+            head.record_nonce(nonces)
         except SignatureError as err:
             return error_reply(err.status, err.code, err.message, request_id)
         return await handler(request)
@@ -117,7 +141,7 @@ def make_control_app(service: AgentRunService, run: Runner[Any], lookup_secret: 
         return web.json_response({"code": "SUCCESS", "data": data, "requestId": request_id},
                                  headers={REQUEST_ID_HEADER: request_id})
 
-    app = web.Application(middlewares=[authenticate], client_max_size=512 * 1024 * 1024)
+    app = web.Application(middlewares=[authenticate], client_max_size=MAX_BODY)
     app.router.add_get(HEALTH_PATH, health)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
@@ -126,7 +150,24 @@ def make_control_app(service: AgentRunService, run: Runner[Any], lookup_secret: 
 def _json_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
+    too_deep = ServiceError(400, "InvalidParameter", f"the request body is nested more than {MAX_JSON_DEPTH} "
+                                                     "levels deep")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
+    except RecursionError as exc:  # the parser's own bound (about 1,000 levels)
+        raise too_deep from exc
     except ValueError as exc:
         raise ServiceError(400, "InvalidParameter", f"the request body is not valid JSON ({exc})") from exc
+    if _deeper_than(body, MAX_JSON_DEPTH):
+        raise too_deep
+    return body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    if limit < 0:
+        return True
+    if isinstance(value, dict):
+        return any(_deeper_than(v, limit - 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_deeper_than(v, limit - 1) for v in value)
+    return False

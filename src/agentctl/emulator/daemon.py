@@ -60,6 +60,13 @@ def log_file() -> Path:
 
 
 @contextlib.contextmanager
+def settings_lock() -> Iterator[None]:
+    """Held while `local start` reads, changes and applies the settings (one start at a time)."""
+    with _flock(state_dir() / "settings.lock", blocking=True):
+        yield
+
+
+@contextlib.contextmanager
 def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
     """Hold an exclusive lock on ``path`` for the block; yields False when non-blocking and taken."""
     import fcntl

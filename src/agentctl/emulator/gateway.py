@@ -29,7 +29,7 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 from agentctl.emulator.drivers.base import InstanceStartFailed
-from agentctl.emulator.http_front import FrontServer, Reply, Request
+from agentctl.emulator.http_front import FrontLimits, FrontServer, Reply, Request
 from agentctl.emulator.instance import SERVING
 from agentctl.emulator.limits import Throttled
 from agentctl.emulator.log_recorder import LogRecorder
@@ -170,45 +170,77 @@ class Gateway:
                                            runtime_id=target.runtime_id if target else "",
                                            version=target.version if target else "")
             return _error(reply, request, request_id, error, _retry_after(exc))
-        await self._serve(request, reply, invocation, target, lease, request_id, set_cookie)
+        await self._serve(request, reply, invocation, target, session, lease, request_id, set_cookie)
 
-    async def _serve(self, request: Request, reply: Reply, invocation: Invocation, target: Target, lease: Lease,
-                     request_id: str, set_cookie: bytes) -> None:
-        instance = lease.instance
+    async def _serve(self, request: Request, reply: Reply, invocation: Invocation, target: Target,
+                     session: str | None, lease: Lease, request_id: str, set_cookie: bytes) -> None:
         if self.logs is not None:
             self.logs.request_started(request_id, runtime_id=target.runtime_id, runtime_name=target.runtime_name,
                                       version=target.version, endpoint=invocation.endpoint,
-                                      instance_id=instance.id, method=request.method.decode("latin-1"),
+                                      instance_id=lease.instance.id, method=request.method.decode("latin-1"),
                                       path=invocation.path)
-        handle = instance.handle
-        assert handle is not None, "a leased instance has a handle"
-        host, fixed = _instance_lines(instance.id, target.version, handle.host, handle.port)
-        tags = b"%s%s: %s\r\n%s: %d\r\n%s" % (fixed, COLD_START_B, b"true" if lease.cold_start else b"false",
-                                               QUEUE_WAIT_B, round(lease.queue_wait_ms), set_cookie)
         rid = request_id.encode()
         status, message = CLIENT_GONE, ""
+        moved = False
         try:
-            head = b"%s %s HTTP/1.1\r\n%s%s%s: %s\r\n" % (
-                request.method, invocation.path.encode("latin-1"), host,
-                filter_headers(request.headers, NOT_FORWARDED, OURS), REQUEST_ID_B, rid)
-            ours = b"%s: %s\r\n%s" % (REQUEST_ID_B, rid, tags)
-            status = await self.upstream.forward(instance.id, handle.host, handle.port, request, reply, head, ours,
-                                                 OURS)
-        except UpstreamFailed as exc:
-            status = 502
-            message = f"instance {instance.id} of version {target.version} {exc}"
-            if exc.answered:
-                reply.abort()  # mid-answer: the client must see the answer is cut, not a clean end
-            else:
-                _error(reply, request, request_id, RouteError(502, "InstanceCrashed", message, instanceId=instance.id),
-                       extra=tags)
-        except ClientGone:
-            status = CLIENT_GONE
+            while True:
+                instance = lease.instance
+                handle = instance.handle
+                assert handle is not None, "a leased instance has a handle"
+                host, fixed = _instance_lines(instance.id, target.version, handle.host, handle.port)
+                tags = b"%s%s: %s\r\n%s: %d\r\n%s" % (fixed, COLD_START_B, b"true" if lease.cold_start else b"false",
+                                                       QUEUE_WAIT_B, round(lease.queue_wait_ms), set_cookie)
+                try:
+                    head = b"%s %s HTTP/1.1\r\n%s%s%s: %s\r\n" % (
+                        request.method, invocation.path.encode("latin-1"), host,
+                        filter_headers(request.headers, NOT_FORWARDED, OURS), REQUEST_ID_B, rid)
+                    ours = b"%s: %s\r\n%s" % (REQUEST_ID_B, rid, tags)
+                    status = await self.upstream.forward(instance.id, handle.host, handle.port, request, reply, head,
+                                                         ours, OURS)
+                except UpstreamFailed as exc:
+                    if not moved and _may_resend(exc, request) and not reply.closed and (
+                            await self.pool.unreachable(instance, refused=exc.refused)):
+                        # The instance has just died (or stopped listening) and nothing of an answer came:
+                        # once, the request goes to a healthy or new instance instead of failing.
+                        moved = True
+                        lease = await self._elsewhere(lease, target, session, request_id, f"{instance.id} {exc}")
+                        continue
+                    status = 502
+                    message = f"instance {instance.id} of version {target.version} {exc}"
+                    if exc.answered:
+                        reply.abort()  # mid-answer: the client must see the answer is cut, not a clean end
+                    else:
+                        _error(reply, request, request_id,
+                               RouteError(502, "InstanceCrashed", message, instanceId=instance.id), extra=tags)
+                except ClientGone:
+                    status = reply.lost_status  # 499, or 408 when the client stopped sending its body
+                return
+        except (InstanceStartFailed, Throttled) as exc:  # no other instance could take the request
+            error = _route_error(exc)
+            status, message = error.status, error.message
+            _error(reply, request, request_id, error, _retry_after(exc))
         finally:
             lease.release()
             if self.logs is not None:
                 self.logs.request_ended(request_id, status, message=message, cold_start=lease.cold_start,
                                         queue_wait_ms=lease.queue_wait_ms)
+
+    async def _elsewhere(self, lease: Lease, target: Target, session: str | None, request_id: str,
+                         reason: str) -> Lease:
+        """Give back a dead instance's slot and lease another (maybe a new one)."""
+        lease.release()
+        fresh = await self.pool.acquire(target, session=session)
+        if self.logs is not None:
+            self.logs.request_moved(request_id, fresh.instance.id, f"instance {reason}")
+        return fresh
+
+
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+
+
+def _may_resend(exc: UpstreamFailed, request: Request) -> bool:
+    """A refused connection carried nothing; after any other failure, only an idempotent request is resent."""
+    return exc.refused or (exc.resendable and request.method.upper() in IDEMPOTENT)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -267,9 +299,10 @@ class GatewayServer:
         await self.gateway.close()
 
 
-async def start_gateway(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> GatewayServer:
+async def start_gateway(gateway: Gateway, host: str = "127.0.0.1", port: int = 0, *,
+                        limits: FrontLimits | None = None) -> GatewayServer:
     """Serve ``gateway`` on ``host:port`` (0 = a free port) in the running event loop."""
-    front = FrontServer(gateway.handle)
+    front = FrontServer(gateway.handle, limits=limits)
     bound = await front.start(host, port)
     await gateway.open()
     return GatewayServer(gateway, front, host, bound)

@@ -6,187 +6,75 @@ bytes, so here a request is a few slots and a response is bytes written to
 the transport (measured: see bench/gateway.py).
 
 One connection handles its requests in order (pipelined requests queue up).
-A request's body is never buffered whole: chunks wait in the request until the
-handler attaches a sink (then they flow as they arrive), and reading from the
-client pauses while too much waits, or while the sink's own transport is full.
-The response side is :class:`Reply`: the handler writes raw bytes; when the
-client reads slowly, ``pause_writing`` pauses the reply's *source* (the
-upstream transport), so a large answer is streamed, never accumulated.
-Framing of the answer (Content-Length, chunked, or close-delimited for
-HTTP/1.0) and ``Connection`` handling live in :meth:`Reply.head`.
+Each is a :class:`~agentctl.emulator.http_messages.Request` (its body streamed
+to the handler, never buffered whole) and a :class:`~agentctl.emulator.http_messages.Reply`
+(raw bytes to the client, framed in ``Reply.head``, the upstream paused while
+the client reads slowly).
+
+What a client may send is bounded (:class:`FrontLimits`, values in the README):
+a request target over 8 KiB gets 414, a header line over 16 KiB or a head over
+64 KiB 431 (checked while the head arrives, so nothing big is ever buffered),
+and a head or body that stops arriving for ``body_timeout`` seconds while the
+gateway waits for it gets 408. Each is a JSON answer from the gateway and the
+end of the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import httptools
 
+from agentctl.emulator.http_messages import Reply, Request
+
+__all__ = ["FrontLimits", "FrontServer", "Handler", "Rejected", "Reply", "Request"]
+
 log = logging.getLogger("agentctl.emulator.gateway")
 
-BODY_BUFFER = 1024 * 1024  # request bytes that may wait for the handler before reading pauses
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 IDLE_SECONDS = 75.0  # keep-alive connections with nothing to do are closed after this
-
-Sink = Callable[[bytes], None]
-
-
-class Request:
-    """What the client asked: method, raw target, raw headers (names as sent) and a body to attach to."""
-
-    __slots__ = ("_chunks", "_conn", "_end", "_sink", "_waiting", "chunked", "complete", "expect_continue",
-                 "headers", "http11", "keep_alive", "length", "method", "target")
-
-    def __init__(self, conn: FrontConnection, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
-                 http11: bool, keep_alive: bool) -> None:
-        self._conn, self.method, self.target, self.headers = conn, method, target, headers
-        self.http11, self.keep_alive = http11, keep_alive
-        self.length: int | None = None
-        self.chunked = self.expect_continue = self.complete = False
-        for name, value in headers:
-            low = name.lower()
-            if low == b"content-length" and value.strip().isdigit():
-                self.length = int(value)
-            elif low == b"transfer-encoding" and b"chunked" in value.lower():
-                self.chunked = True
-            elif low == b"expect" and value.strip().lower() == b"100-continue":
-                self.expect_continue = True
-        if self.chunked:
-            self.length = None
-        self._chunks: list[bytes] = []
-        self._waiting = 0
-        self._sink: Sink | None = None
-        self._end: Callable[[], None] | None = None
-
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.length)
-
-    def header(self, lower_name: bytes) -> bytes | None:
-        """The first value of a header (``lower_name`` in lower case), else None."""
-        for name, value in self.headers:
-            if name.lower() == lower_name:
-                return value
-        return None
-
-    def take_body(self) -> list[bytes] | None:
-        """The whole body when it has already arrived (then nothing streams later), else None."""
-        if not self.complete or self._sink is not None:
-            return None
-        chunks, self._chunks = self._chunks, []
-        self._sink = _drop
-        self._conn.resume_reading()
-        return chunks
-
-    def attach(self, sink: Sink, end: Callable[[], None]) -> None:
-        """Deliver the body to ``sink`` from now on (what waited first), then call ``end``."""
-        if self.expect_continue and not self.complete:
-            self._conn.write(CONTINUE)
-        self._sink, self._end = sink, end
-        chunks, self._chunks = self._chunks, []
-        for chunk in chunks:
-            sink(chunk)
-        self._conn.resume_reading()
-        if self.complete:
-            end()
-
-    def detach(self) -> None:
-        """Drop whatever else arrives (the handler gave up on this body)."""
-        self._sink, self._end, self._chunks = _drop, None, []
-
-    def pause_reading(self) -> None:
-        self._conn.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._conn.resume_reading()
-
-    def _feed(self, data: bytes) -> None:
-        if self._sink is not None:
-            self._sink(data)
-            return
-        self._chunks.append(data)
-        self._waiting += len(data)
-        if self._waiting > BODY_BUFFER:
-            self._conn.pause_reading()
-
-    def _finish(self) -> None:
-        self.complete = True
-        if self._end is not None:
-            self._end()
+LOST_GRACE = 1.0  # a handler still running this long after its client left is cancelled (frees its slot)
+LINGER_SECONDS = 2.0  # after refusing a request, what the client still sends is read and dropped this long
 
 
-def _drop(_: bytes) -> None:
-    pass
+
+@dataclass(frozen=True)
+class FrontLimits:
+    """What one request may send (nginx, Node and the cloud gateways bound the same things)."""
+
+    max_target: int = 8 * 1024  # the request target (path and query) → 414
+    max_header_line: int = 16 * 1024  # one header line, name and value → 431
+    max_head: int = 64 * 1024  # the request line and all header lines together → 431
+    body_timeout: float = 30.0  # seconds a started head, or a body the gateway waits for, may pause → 408
 
 
-class Reply:
-    """The answer to one request: raw bytes to the client, framing decided in :meth:`head`."""
+class Rejected(Exception):
+    """Raised from a parser callback: this request breaks a limit; the gateway answers it and closes."""
 
-    __slots__ = ("_conn", "_source", "closed", "keep_alive", "on_lost", "started")
+    def __init__(self, status: int, reason: bytes, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.code, self.message = status, reason, code, message
 
-    def __init__(self, conn: FrontConnection, request: Request) -> None:
-        self._conn = conn
-        self.keep_alive = request.keep_alive
-        self.started = self.closed = False
-        self.on_lost: Callable[[], None] | None = None  # called when the client goes away
-        self._source: asyncio.BaseTransport | None = None
+    def answer(self) -> bytes:
+        body = json.dumps({"code": self.code, "message": self.message}).encode()
+        return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close"
+                b"\r\n\r\n%s" % (self.status, self.reason, len(body), body))
 
-    def head(self, status: int, reason: bytes, lines: bytes, *, length: int | None, body: bool,
-             http11: bool) -> tuple[bytes, bool]:
-        """Status line + ``lines`` (each ending in CRLF) + framing; returns (bytes, chunked?)."""
-        self.started = True
-        chunked = False
-        if body and length is not None:
-            lines += b"content-length: %d\r\n" % length
-        elif body and http11:
-            lines += b"transfer-encoding: chunked\r\n"
-            chunked = True
-        elif body:
-            self.keep_alive = False  # HTTP/1.0 and no length: the end of the answer is the end of the connection
-        elif length is not None:
-            lines += b"content-length: %d\r\n" % length  # HEAD: the length the GET would have
-        if not self.keep_alive:
-            lines += b"connection: close\r\n"
-        elif not http11:
-            lines += b"connection: keep-alive\r\n"
-        return b"HTTP/1.1 %d %s\r\n%s\r\n" % (status, reason, lines), chunked
 
-    def write(self, data: bytes) -> None:
-        if not self.closed:
-            self._conn.write(data)
+def _head_too_large(limits: FrontLimits) -> Rejected:
+    return Rejected(431, b"Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
+                    f"the request line and headers are longer than {limits.max_head} bytes")
 
-    def send(self, status: int, reason: bytes, lines: bytes, body: bytes, *, http11: bool = True) -> None:
-        """A whole answer at once (the gateway's own JSON errors)."""
-        head, _ = self.head(status, reason, lines, length=len(body), body=True, http11=http11)
-        self.write(head + body)
 
-    def stream_from(self, source: asyncio.BaseTransport | None) -> None:
-        """While the client's buffer is full, ``source`` (a transport) stops reading."""
-        self._source = source
-        if source is not None and self._conn.write_paused:
-            source.pause_reading()  # type: ignore[attr-defined]
-
-    def abort(self) -> None:
-        """Cut the connection: the client sees an incomplete answer, not a clean end."""
-        self.keep_alive = False
-        self._conn.abort()
-
-    def _pause_source(self) -> None:
-        if self._source is not None and not self._source.is_closing():
-            self._source.pause_reading()  # type: ignore[attr-defined]
-
-    def _resume_source(self) -> None:
-        if self._source is not None and not self._source.is_closing():
-            self._source.resume_reading()  # type: ignore[attr-defined]
-
-    def _lost(self) -> None:
-        self.closed = True
-        if self.on_lost is not None:
-            self.on_lost()
+def _cancel_if_running(task: asyncio.Task[None]) -> None:
+    if not task.done():
+        log.warning("a gateway request was still running %.1fs after its client left: cancelled", LOST_GRACE)
+        task.cancel()
 
 
 Handler = Callable[[Request, Reply], Awaitable[None]]
@@ -197,6 +85,7 @@ class FrontConnection(asyncio.Protocol):
 
     def __init__(self, handler: Handler, server: FrontServer) -> None:
         self._handler, self._server = handler, server
+        self._limits = server.limits
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._url = b""
@@ -204,9 +93,15 @@ class FrontConnection(asyncio.Protocol):
         self._parsing: Request | None = None
         self._queue: collections.deque[Request] = collections.deque()
         self._current: Reply | None = None
+        self._task: asyncio.Task[None] | None = None
         self._read_paused = self.write_paused = self._closed = False
         self._stop_after = False  # an upgrade or a parse error: no more requests on this connection
-        self.idle_since = time.monotonic()
+        self.idle_since = self.last_read = time.monotonic()
+        self._in_head = False  # a request's head has begun and is not complete yet
+        self._head_bytes = 0  # bytes read since the head began (in reads after the one it began in)
+        self._head_size = 0  # the target and the header lines parsed so far
+        self._began_now = False
+        self._discarding = False  # refused: what still arrives is dropped until the connection closes
 
     # transport events -----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -214,22 +109,61 @@ class FrontConnection(asyncio.Protocol):
         self._server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
+        self.last_read = time.monotonic()
+        self._began_now = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._stop_after = True  # an Upgrade/CONNECT: served as a plain request, then the connection ends
             self.pause_reading()
-        except httptools.HttpParserError:
-            self._stop_after = True
-            if self._current is None and not self._queue:
-                self.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                self._close()
+            return
+        except httptools.HttpParserError as exc:
+            rejected = exc.__context__ if isinstance(exc.__context__, Rejected) else None
+            self._refuse(rejected or Rejected(400, b"Bad Request", "BadRequest", f"not a valid HTTP request ({exc})"))
+            return
+        if self._in_head:
+            self._head_bytes += 0 if self._began_now else len(data)
+            if self._head_bytes > self._limits.max_head:
+                self._refuse(_head_too_large(self._limits))
+
+    def _refuse(self, rejected: Rejected) -> None:
+        """Answer a request the gateway will not serve, and read nothing more on this connection."""
+        self._stop_after = True
+        self._in_head = False
+        self.pause_reading()
+        if self._current is None and not self._queue:
+            self.write(rejected.answer())
+            self._linger()
+
+    def _linger(self) -> None:
+        """End the connection so that the client reads the answer: half-close, drop what it still sends, close.
+
+        Closing at once while the client is still sending (a 4 MB header) would reset the connection and
+        lose the answer on the way (nginx's "lingering close").
+        """
+        transport = self._transport
+        if transport is None or self._closed:
+            return
+        self._discarding = True
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._read_paused = False
+        transport.resume_reading()
+        asyncio.get_running_loop().call_later(LINGER_SECONDS, self._close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._server.connections.discard(self)
         if self._current is not None:
             self._current._lost()
+        task = self._task
+        if task is not None and not task.done():
+            # The watchdog: a request never outlives its client. The handler normally ends at once (the
+            # upstream exchange resolves on ``on_lost``); one that does not is cancelled, and its
+            # ``finally`` gives the instance slot back.
+            asyncio.get_running_loop().call_later(LOST_GRACE, _cancel_if_running, task)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -244,14 +178,28 @@ class FrontConnection(asyncio.Protocol):
     # parser callbacks -------------------------------------------------------
     def on_message_begin(self) -> None:
         self._url, self._headers = b"", []
+        self._in_head, self._head_bytes, self._began_now, self._head_size = True, 0, True, 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._head_size += len(url)
+        if len(self._url) > self._limits.max_target:
+            raise Rejected(414, b"URI Too Long", "URITooLong",
+                           f"the request target is longer than {self._limits.max_target} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        if size > self._limits.max_header_line:
+            raise Rejected(431, b"Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
+                           f"header {name[:64].decode('latin-1')!r} is longer than "
+                           f"{self._limits.max_header_line} bytes")
+        self._head_size += size + 4  # ": " and CRLF
+        if self._head_size > self._limits.max_head:
+            raise _head_too_large(self._limits)
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         parser = self._parser
         request = Request(self, parser.get_method(), self._url, self._headers, parser.get_http_version() == "1.1",
                           parser.should_keep_alive())
@@ -275,7 +223,7 @@ class FrontConnection(asyncio.Protocol):
     # requests ------------------------------------------------------------------
     def _start(self, request: Request) -> None:
         reply = self._current = Reply(self, request)
-        task = asyncio.get_running_loop().create_task(self._run(request, reply))
+        task = self._task = asyncio.get_running_loop().create_task(self._run(request, reply))
         self._server.tasks.add(task)
         task.add_done_callback(self._server.tasks.discard)
 
@@ -328,8 +276,25 @@ class FrontConnection(asyncio.Protocol):
             self._transport.close()
 
     def close_if_idle(self, before: float) -> None:
-        if self._current is None and self._parsing is None and self.idle_since < before:
+        if self._current is None and self._parsing is None and not self._in_head and self.idle_since < before:
             self._close()
+
+    def time_out_if_stalled(self, before: float) -> None:
+        """408 when a head, or a body the gateway waits for, has not advanced since ``before``."""
+        if self.last_read >= before or self._read_paused or self._closed:
+            return
+        stalled = self._in_head or (self._parsing is not None and self._parsing.owes_body)
+        if not stalled:
+            return
+        rejected = Rejected(408, b"Request Timeout", "RequestTimeout",
+                            f"the request stopped arriving for {self._limits.body_timeout:g}s")
+        current = self._current
+        if current is not None and self._parsing is not None and not self._queue:
+            current._time_out(rejected.answer())  # the stalled body is the current request's
+        elif current is None and not self._queue:
+            self.write(rejected.answer())
+        self._stop_after = True
+        self._close()
 
     def close_now(self) -> None:
         self._close()
@@ -338,8 +303,10 @@ class FrontConnection(asyncio.Protocol):
 class FrontServer:
     """The listening side: connections, their running handler tasks, and an idle sweeper."""
 
-    def __init__(self, handler: Handler, *, idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(self, handler: Handler, *, idle_seconds: float = IDLE_SECONDS,
+                 limits: FrontLimits | None = None) -> None:
         self.handler, self.idle_seconds = handler, idle_seconds
+        self.limits = limits or FrontLimits()
         self.connections: set[FrontConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.base_events.Server | None = None
@@ -353,11 +320,13 @@ class FrontServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def _sweep(self) -> None:
+        timeout = self.limits.body_timeout
         while True:
-            await asyncio.sleep(self.idle_seconds / 3)
-            before = time.monotonic() - self.idle_seconds
+            await asyncio.sleep(min(self.idle_seconds / 3, timeout / 4))
+            now = time.monotonic()
             for conn in list(self.connections):
-                conn.close_if_idle(before)
+                conn.close_if_idle(now - self.idle_seconds)
+                conn.time_out_if_stalled(now - timeout)
 
     async def close(self, grace: float = 2.0) -> None:
         """Stop listening, give running requests ``grace`` seconds, then close every connection."""

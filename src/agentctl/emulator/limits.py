@@ -10,15 +10,27 @@ The pool's assigner asks it three things (DESIGN §5, ``local start`` settings):
   from when it first queued — else :class:`Throttled`.
 
 The gateway turns :class:`Throttled` into 429 with ``Retry-After`` and a JSON body.
+
+And one thing per revision of a version: did its last starts fail? A revision whose instance failed to
+start (or crashed within ``STABLE_SECONDS`` of becoming ready) is not started again for a while
+(:class:`Backoff`: at once after the first failure, then 1 s, doubling up to 30 s, as Kubernetes'
+CrashLoopBackOff): requests meanwhile
+get the last failure at once, with when the next start will be tried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
 from dataclasses import dataclass
 
+from agentctl.emulator.drivers.base import InstanceStartFailed
+
 RETRY_AFTER = 1.0  # seconds: slots usually free up within a request's time
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0  # seconds between starts of a revision whose starts keep failing
+BACKOFF_RESET = 60.0  # seconds without a failure after which the count starts again
+STABLE_SECONDS = 10.0  # an instance that crashes sooner than this after it was ready counts as a failed start
 
 
 class Throttled(Exception):
@@ -104,3 +116,35 @@ class Queue:
 
 def may_start(running: int, limits: Limits) -> bool:
     return running < limits.max_instances
+
+
+@dataclass
+class Backoff:
+    """Failed starts in a row of one revision, and until when (monotonic) no new start is tried."""
+
+    failures: int = 0
+    until: float = 0.0
+
+    def failed(self, now: float | None = None) -> float:
+        """One more failure; returns the delay before the next start. Long after the last one, it counts anew."""
+        now = time.monotonic() if now is None else now
+        if self.until and now - self.until > BACKOFF_RESET:
+            self.failures = 0
+        self.failures += 1
+        # the first failure is retried at once (a one-off crash); then 1 s, 2 s, 4 s … up to BACKOFF_MAX
+        delay = 0.0 if self.failures == 1 else min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** (self.failures - 2))
+        self.until = now + delay
+        return delay
+
+    def waiting(self, now: float | None = None) -> float:
+        """Seconds until a start may be tried again (0: now)."""
+        return max(0.0, self.until - (time.monotonic() if now is None else now))
+
+    def holding(self, error: InstanceStartFailed | None) -> InstanceStartFailed | None:
+        """The answer while no start may be tried: the last failure, saying when the next start is."""
+        wait = self.waiting()
+        if wait <= 0 or error is None:
+            return None
+        times = f"{self.failures} time{'s' * (self.failures > 1)}"
+        return InstanceStartFailed(error.code, f"{error.message} (it failed {times} in a row; the next start is "
+                                   f"in {math.ceil(wait)}s)", error.hint or "", status=error.status, logs=error.logs)

@@ -150,6 +150,24 @@ class LogRecorder:
             kind="request-start", message=f"{method} {path}".strip(), endpoint=endpoint, instance_id=instance_id,
             request_id=request_id))
 
+    def request_moved(self, request_id: str, instance_id: str, reason: str) -> None:
+        """A started request is sent again to ``instance_id`` (its first instance was dead): one record."""
+        with self._lock:
+            request = self._requests.get(request_id)
+            if request is None:
+                return
+            old = self._in_flight.get(request.instance_id)
+            if old is not None:
+                old.discard(request_id)
+                if not old:
+                    del self._in_flight[request.instance_id]
+            self._requests[request_id] = _Request(request.source, request.endpoint, instance_id, request.started)
+            self._in_flight.setdefault(instance_id, set()).add(request_id)
+        self.store.append(LogRecord(
+            time_ns=time.time_ns(), runtime_id=request.source.runtime_id, runtime_name=request.source.runtime_name,
+            version=request.source.version, kind="system", message=f"request sent again to instance "
+            f"{instance_id}: {reason}", endpoint=request.endpoint, instance_id=instance_id, request_id=request_id))
+
     def request_ended(self, request_id: str, status: int, *, message: str = "", cold_start: bool = False,
                       queue_wait_ms: float = 0.0) -> bool:
         """The answer to a started request is complete (or failed with ``status``); False if unknown.

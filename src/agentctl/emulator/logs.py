@@ -2,12 +2,17 @@
 
 - File: ``$AGENTCTL_HOME/emulator/logs.db`` (its own database, WAL), apart from ``state.db`` so that a
   chatty agent never slows the control API down.
-- Writes never block the caller: ``append`` puts the record on a bounded queue and one writer thread
-  inserts what has accumulated in one transaction, then wakes the followers. When the queue is full
-  (an agent printing faster than the disk takes it) records are dropped and the drop is logged.
-- Retention (``Retention``): records older than ``max_age_seconds`` (default 7 days) and all but the
-  newest ``max_records`` (default 500,000, about 100 MB) are deleted at start-up and every 30 s of
-  writing. ``AGENTCTL_LOGS_MAX_AGE_HOURS`` and ``AGENTCTL_LOGS_MAX_RECORDS`` change the defaults.
+- Writes never block the caller: ``append`` queues the record and one writer thread inserts what has
+  accumulated in one transaction (in the order appended), then wakes the followers. Only instance output
+  counts against the queue's bound: when ``QUEUE_DEPTH`` lines wait (an agent printing faster than the
+  disk takes it) further lines are dropped and the drop is logged, while request records (start/end, two
+  per request, and the limiter bounds requests) are always queued. Request records are what ``metrics`` counts: no
+  amount of output may cost one.
+- Retention (``Retention``): records older than ``max_age_seconds`` (default 7 days) are deleted, and
+  beyond that the newest ``max_records`` (default 500,000, about 100 MB) instance lines are kept, and
+  separately the newest ``max_records`` request records: a flood of output never pushes request records
+  out. At start-up and every 30 s of writing. ``AGENTCTL_LOGS_MAX_AGE_HOURS`` and
+  ``AGENTCTL_LOGS_MAX_RECORDS`` change the defaults.
 - Each record has an ``id`` that only grows: it is the cursor of ``query(after=...)`` and ``follow``.
 - ``outcome`` ``success``/``fail``: the records of requests whose end record has a status below / at
   or above 400 (their start, end and attributed lines).
@@ -16,10 +21,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
-import queue
 import sqlite3
 import threading
 import time
@@ -32,6 +37,8 @@ from typing import Any
 log = logging.getLogger("agentctl.emulator.logs")
 
 KINDS = ("stdout", "stderr", "system", "request-start", "request-end")
+REQUEST_KINDS = ("request-start", "request-end")
+_IS_REQUEST = "kind IN ('request-start', 'request-end')"
 OUTCOMES = ("success", "fail")
 MAX_MESSAGE = 32 * 1024  # characters kept of one line
 QUEUE_DEPTH = 100_000
@@ -178,7 +185,10 @@ class LogStore:
         self._writer.executescript(_SCHEMA)
         self._write_lock = threading.Lock()  # the writer thread and prune() share one connection
         self.prune()
-        self._queue: queue.Queue[LogRecord | threading.Event | None] = queue.Queue(QUEUE_DEPTH)
+        # records in order, flush events and the closing None; only instance lines count against QUEUE_DEPTH
+        self._queue: collections.deque[LogRecord | threading.Event | None] = collections.deque()
+        self._waiting_lines = 0
+        self._ready = threading.Condition()
         self._followers: set[_Follower] = set()
         self._lock = threading.Lock()
         self._readers: list[sqlite3.Connection] = []
@@ -199,26 +209,46 @@ class LogStore:
         """Queue ``record`` for writing; returns at once (drops it when the queue is full)."""
         if len(record.message) > MAX_MESSAGE:
             record = replace(record, message=record.message[:MAX_MESSAGE] + "…")
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self.dropped += 1
+        with self._ready:
+            if record.kind not in REQUEST_KINDS:
+                if self._waiting_lines >= QUEUE_DEPTH:
+                    self.dropped += 1
+                    return
+                self._waiting_lines += 1
+            self._queue.append(record)
+            self._ready.notify()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything appended so far is written; False on timeout or when closed."""
         if self._closed:
             return False
         done = threading.Event()
-        self._queue.put(done)
+        self._put_control(done)
         return done.wait(timeout)
+
+    def _put_control(self, item: threading.Event | None) -> None:
+        """A flush event or the closing None: handled after everything queued before it."""
+        with self._ready:
+            self._queue.append(item)
+            self._ready.notify()
+
+    def _take(self) -> list[LogRecord | threading.Event | None]:
+        """Up to BATCH waiting items, in order."""
+        with self._ready:
+            while not self._queue:
+                self._ready.wait()
+            batch: list[LogRecord | threading.Event | None] = []
+            while self._queue and len(batch) < BATCH:
+                item = self._queue.popleft()
+                if isinstance(item, LogRecord) and item.kind not in REQUEST_KINDS:
+                    self._waiting_lines -= 1
+                batch.append(item)
+        return batch
 
     def _write_loop(self) -> None:
         last_prune = time.monotonic()
         while True:
-            batch = [self._queue.get()]
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < BATCH:
-                    batch.append(self._queue.get_nowait())
+            batch = self._take()
             records = [item for item in batch if isinstance(item, LogRecord)]
             if records:
                 self._insert(records)
@@ -263,9 +293,11 @@ class LogStore:
         try:
             with self._write_lock, self._transaction(self._writer):
                 aged = self._writer.execute("DELETE FROM logs WHERE time_ns < ?", (cutoff,)).rowcount
-                extra = self._writer.execute(
-                    "DELETE FROM logs WHERE id <= (SELECT MAX(id) FROM logs) - ?", (self.retention.max_records,)
-                ).rowcount
+                extra = 0
+                for kinds in (_IS_REQUEST, f"NOT {_IS_REQUEST}"):  # lines and request records, each on its own
+                    extra += self._writer.execute(
+                        f"DELETE FROM logs WHERE {kinds} AND id <= (SELECT id FROM logs WHERE {kinds} "
+                        "ORDER BY id DESC LIMIT 1 OFFSET ?)", (self.retention.max_records,)).rowcount
         except sqlite3.Error:
             log.exception("could not prune %s", self.path)
             return 0
@@ -368,7 +400,7 @@ class LogStore:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
+        self._put_control(None)
         self._thread.join(timeout=10)
         self._writer.close()
         with self._lock:

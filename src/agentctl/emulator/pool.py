@@ -41,12 +41,14 @@ from typing import Any
 from agentctl.emulator import upkeep
 from agentctl.emulator.drivers.base import Driver, InstanceSpec, InstanceStartFailed, LogLine, LogSink
 from agentctl.emulator.instance import SERVING, Instance, Status
-from agentctl.emulator.limits import RETRY_AFTER, Limits, Queue, Throttled, may_start
+from agentctl.emulator.limits import RETRY_AFTER, STABLE_SECONDS, Backoff, Limits, Queue, Throttled, may_start
 
 STARTUP_TIMEOUT = 60.0
 PROBE_INTERVAL = 0.02  # fast polling: a cold start should cost little more than the app's own boot
 DEFAULT_CAPACITY = 10
 REMEMBERED = 256  # stopped instances ``find`` still knows (their last log lines arrive late)
+SURGE = 1  # instances a rollout's health check may start beyond max_instances
+EXIT_WAIT = 1.0  # seconds an instance that refused a connection is given for its exit to be noticed
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class Group:
     sessions: dict[str, Instance] = field(default_factory=dict)  # session → the instance it is bound to
     starting: dict[str, Instance] = field(default_factory=dict)  # session → the starting instance it claimed
     current: str | None = None  # the revision requests last went to (prewarmed newer ones wait for traffic)
+    backoff: dict[str, Backoff] = field(default_factory=dict)  # revision → its failed starts (crash loop)
+    last_error: dict[str, InstanceStartFailed] = field(default_factory=dict)  # revision → why it last failed
 
 
 class Lease:
@@ -188,9 +192,20 @@ class InstancePool:
         return None
 
     def _try_launch(self, target: Target, group: Group) -> Instance | None:
+        self._check_backoff(group, target)
         if not may_start(self.running(), self.limits) and not upkeep.evict_one_idle(self, target.key):
             return None
         return self._launch(target, group)
+
+    def _check_backoff(self, group: Group, target: Target) -> None:
+        """A revision whose starts keep failing is not started again before its back-off ran out."""
+        backoff = group.backoff.get(target.revision)
+        if backoff is not None and (error := backoff.holding(group.last_error.get(target.revision))):
+            raise error
+
+    def _failed_start(self, group: Group, revision: str, error: InstanceStartFailed) -> None:
+        group.backoff.setdefault(revision, Backoff()).failed()
+        group.last_error[revision] = error
 
     def _launch(self, target: Target, group: Group) -> Instance:
         spec = InstanceSpec(f"c-{secrets.token_hex(6)}", target.runtime_id, target.runtime_name, target.version,
@@ -230,6 +245,8 @@ class InstancePool:
         self._spawn(upkeep.health_loop(self, instance), f"health-{instance.id}")
 
     async def _fail_start(self, instance: Instance, group: Group, error: InstanceStartFailed) -> None:
+        if error.code != "ShuttingDown":
+            self._failed_start(group, instance.revision, error)
         instance.mark_failed(error)
         self._note(instance, f"instance start failed: {error.message}")
         self._leave_rotation(instance, group)
@@ -238,15 +255,45 @@ class InstancePool:
     async def _watch_exit(self, instance: Instance, group: Group) -> None:
         assert instance.handle is not None
         code = await asyncio.shield(instance.handle.exited)
+        self._crashed(instance, group, code)
+
+    def _crashed(self, instance: Instance, group: Group, code: int) -> None:
+        """Its process exited on its own: out of rotation at once; the next request (or the warm keeper)
+        starts another. Idempotent: the exit watcher and :meth:`unreachable` may both see it."""
         if instance.stopping or not instance.alive:
             return
-        # crashed: out of rotation at once; the next request (or the warm keeper) starts another
         instance.exit_code = code
         instance.crashed = True
         self._note(instance, f"instance crashed (exit code {code})")
+        if instance.ready_at is not None and time.time() - instance.ready_at < STABLE_SECONDS:
+            self._failed_start(group, instance.revision, InstanceStartFailed(
+                "InstanceCrashed", f"instance {instance.id} of version {instance.spec.version} crashed (exit code "
+                f"{code}) {time.time() - instance.ready_at:.1f}s after it started",
+                "run the app locally with PORT set to see why it exits; its output is attached",
+                logs=self._tail(instance)))
         instance.mark_failed()
         self._leave_rotation(instance, group)
-        await self._stop(instance, "crashed")
+        self._spawn(self._stop(instance, "crashed"), f"stop-{instance.id}")
+
+    async def unreachable(self, instance: Instance, *, refused: bool, within: float = EXIT_WAIT) -> bool:
+        """A connection to the instance failed before any answer: is it gone? True once it is out of
+        rotation (so that a request sent again goes elsewhere), False when it still runs and serves.
+
+        Usually it has just died and its exit is about to be noticed: that is waited for (``within``
+        seconds) and reported as a crash. One still running that ``refused`` the connection listens no
+        more: it is retired.
+        """
+        handle = instance.handle
+        if handle is not None and not handle.exited.done():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(handle.exited), within)
+        group = self._groups.get((instance.spec.runtime_id, instance.spec.version))
+        if handle is not None and handle.exited.done() and group is not None:
+            self._crashed(instance, group, handle.exited.result())
+        elif refused and instance.alive and not instance.stopping:
+            self._note(instance, "instance unreachable (it refused a connection while running)")
+            self.retire(instance, "unreachable", failed=True)
+        return not (instance.alive and not instance.stopping and instance.status is not Status.FAILED)
 
     def _retire_older(self, group: Group, revision: str) -> None:
         for other in list(group.instances):
@@ -300,12 +347,18 @@ class InstancePool:
             self.start()
         return group
 
-    async def prewarm(self, target: Target, count: int = 1) -> None:
-        """Make sure ``count`` instances of the target's revision are READY; returns once they are."""
+    async def prewarm(self, target: Target, count: int = 1, *, surge: bool = False) -> None:
+        """Make sure ``count`` instances of the target's revision are READY; returns once they are.
+
+        ``surge``: a rollout's health check may start one instance past ``max_instances`` (Kubernetes'
+        maxSurge): the new revision takes over and the old one drains back under the limit.
+        """
         group = self._group(target)
         current = upkeep.serving_or_starting(group, target.revision)
         while len(current) < count:
             started = self._try_launch(target, group)
+            if started is None and surge and self.running() < self.limits.max_instances + SURGE:
+                started = self._launch(target, group)
             if started is None:
                 break
             current.append(started)

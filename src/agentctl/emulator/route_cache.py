@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from agentctl.emulator.drivers.base import runnable
 from agentctl.emulator.pool import Target, capacity_of
+from agentctl.emulator.rollout import NOT_SERVING
 from agentctl.emulator.routing import LATEST, TrafficSplit, split_of
 from agentctl.errors import NotFound
 
@@ -36,6 +37,7 @@ log = logging.getLogger("agentctl.emulator.gateway")
 SETTLING = frozenset({"CREATING", "UPDATING"})
 UNUSED_SECONDS = 600.0  # a route nobody asked for this long is dropped (and no longer prewarmed)
 MAX_ROUTES = 4096
+RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between prewarm tries of a new target that does not start
 HEADER, COOKIE = "header", "cookie"
 SESSION_COOKIE = "agentrun-session"
 
@@ -128,6 +130,11 @@ def load_route(source: RouteSource, runtime_name: str, endpoint_name: str) -> Ro
     if endpoint is None:
         raise RouteError(404, "AgentRuntimeEndpointNotFound",
                          f"endpoint {endpoint_name!r} of agent runtime {runtime_name!r} does not exist")
+    status = str(endpoint.get("status") or "")
+    if status in NOT_SERVING:  # a new endpoint whose versions have not passed their health check (yet)
+        reason = endpoint.get("statusReason")
+        raise RouteError(503, "EndpointNotReady", f"endpoint {endpoint_name!r} of agent runtime {runtime_name!r} "
+                         f"is {status}" + (f": {reason}" if reason else "; retry in a moment"))
     split = split_of(endpoint)
     targets = {version: _target(source, runtime_id, runtime_name, endpoint_name, version)
                for version, _ in split.shares}
@@ -147,8 +154,13 @@ def _target(source: RouteSource, runtime_id: str, runtime: str, endpoint: str, v
     if not runnable(record):
         return RouteError(503, "CodeNotReady", f"version {version} of {runtime!r} has no code to run yet (it is "
                           "still being unpacked)", hint="retry in a moment")
+    return target_of(runtime_id, runtime, version, record)
+
+
+def target_of(runtime_id: str, runtime_name: str, version: str, record: Mapping[str, Any]) -> Target:
+    """What the pool runs for a stored version record (``RouteSource.version``)."""
     config = record.get("config") or {}
-    return Target(runtime_id=runtime_id, runtime_name=runtime, version=version,
+    return Target(runtime_id=runtime_id, runtime_name=runtime_name, version=version,
                   code_dir=str(record.get("codeDir") or ""),
                   config=config, revision=revision_of(record), capacity=capacity_of(config))
 
@@ -184,6 +196,7 @@ class RouteCache:
         self._refreshing: asyncio.Task[None] | None = None
         self._dirty = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._first_tries: set[asyncio.Event] = set()  # set once a switch's first prewarm round is over
 
     def get(self, runtime: str, endpoint: str) -> Route:
         """The current route (raises its RouteError); a first request for it reads the source."""
@@ -240,18 +253,33 @@ class RouteCache:
             self._switch(entry, new)  # nothing served before, nothing new to start, or an error to answer now
             return
         entry.pending, entry.cold = new, cold
-        task = asyncio.get_running_loop().create_task(self._warm_then_switch(entry, new, cold))
+        tried = asyncio.Event()
+        self._first_tries.add(tried)
+        task = asyncio.get_running_loop().create_task(self._warm_then_switch(entry, new, cold, tried))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._first_tries.discard(tried))
 
-    async def _warm_then_switch(self, entry: _Entry, new: Route, cold: tuple[Target, ...]) -> None:
+    async def _warm_then_switch(self, entry: _Entry, new: Route, cold: tuple[Target, ...],
+                                tried: asyncio.Event) -> None:
+        """Switch once every new target is up. One that fails to start keeps the old route (traffic never goes
+        to code that does not run, DESIGN §8) and is tried again later, until a newer change replaces it."""
         assert self._prewarm is not None
-        results = await asyncio.gather(*(self._prewarm(t) for t in cold), return_exceptions=True)
-        for target, result in zip(cold, results, strict=True):
-            if isinstance(result, BaseException):  # switch anyway: the route is what the user deployed
-                log.warning("prewarming version %s of %s failed: %s", target.version, target.runtime_name, result)
-        if entry.pending is new:
-            self._switch(entry, new)
+        delay = RETRY_FIRST
+        while entry.pending is new:
+            results = await asyncio.gather(*(self._prewarm(t) for t in cold), return_exceptions=True)
+            failed = [(t, r) for t, r in zip(cold, results, strict=True) if isinstance(r, BaseException)]
+            if not failed and entry.pending is new:
+                self._switch(entry, new)
+            tried.set()
+            self._first_tries.discard(tried)
+            if not failed:
+                return
+            for target, result in failed:
+                log.warning("version %s of %s does not start (%s): its route keeps the old targets; retrying "
+                            "in %gs", target.version, target.runtime_name, result, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
 
     @staticmethod
     def _switch(entry: _Entry, new: Loaded) -> None:
@@ -268,10 +296,13 @@ class RouteCache:
             del self._entries[next(iter(self._entries))]
 
     async def settled(self) -> None:
-        """Returns once the changes announced so far are applied (prewarms done, routes switched)."""
-        while (self._refreshing is not None and not self._refreshing.done()) or self._tasks:
-            await asyncio.gather(*([self._refreshing] if self._refreshing else []), *self._tasks,
-                                 return_exceptions=True)
+        """Returns once the changes announced so far are applied (prewarms done, routes switched) or have
+        been tried once and did not start (those keep their old route and are retried in the background)."""
+        while (self._refreshing is not None and not self._refreshing.done()) or self._first_tries:
+            if self._refreshing is not None and not self._refreshing.done():
+                await asyncio.gather(self._refreshing, return_exceptions=True)
+            for tried in list(self._first_tries):
+                await tried.wait()
 
     def close(self) -> None:
         for task in [*self._tasks, *([self._refreshing] if self._refreshing else [])]:

@@ -14,6 +14,9 @@ Decisions where the cloud's behaviour is not written down:
   since the last version fails with 400 ``VersionNotChanged`` naming it.
 - Name filters are substrings unless ``searchMode=exact``.
 - A runtime cannot be renamed; an endpoint can (its URL changes).
+- A change that would send traffic to code not served before is health-checked first, through the
+  ``gate`` (see ``emulator.rollout``); while it runs the resource is UPDATING/CREATING, and a failure
+  leaves what was served in place with ``*_FAILED`` and a ``statusReason``.
 """
 
 from __future__ import annotations
@@ -21,21 +24,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from agentctl.api.models import LATEST
 from agentctl.emulator import validation as check
 from agentctl.emulator.codestore import BadZip, CodeStore, zip_digest
+from agentctl.emulator.rollout import IN_PROGRESS, Gate, Job, Rollout, now
 from agentctl.emulator.store import RuntimeRow, Store, VersionRow, frozen_config
 from agentctl.emulator.validation import ServiceError
-from agentctl.errors import AgentctlError
+from agentctl.errors import NO_ROOM
 
 __all__ = ["AgentRunService", "ServiceConfig", "ServiceError"]
 
-IN_PROGRESS = {"CREATING": "CREATE_FAILED", "UPDATING": "UPDATE_FAILED"}
-Job = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,6 @@ class ServiceConfig:
     region: str = "local"
     account_id: str = "local"
     gateway_url: str = "http://127.0.0.1:0"  # the gateway's base URL, for endpointPublicUrl
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _run_now(job: Job) -> None:
@@ -57,13 +54,16 @@ class AgentRunService:
     """The operations of AgentRun 2025-09-10 over a ``Store`` and a ``CodeStore``."""
 
     def __init__(self, store: Store, codes: CodeStore, config: ServiceConfig,
-                 schedule: Callable[[Job], object] = _run_now) -> None:
+                 schedule: Callable[[Job], object] = _run_now, gate: Gate | None = None) -> None:
         self.store, self.codes, self.config, self._schedule = store, codes, config, schedule
+        # gate None: changes take effect without a health check (tests of the API alone)
+        self.rollout = Rollout(store, codes, schedule, gate)
 
     # --- runtimes -----------------------------------------------------------------------------
 
     def create_runtime(self, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.CREATE_RUNTIME, "CreateAgentRuntime")
         runtime_name = check.name(body.get("agentRuntimeName"), "agentRuntimeName")
         check.runtime_fields(body)
         code, container = body.get("codeConfiguration"), body.get("containerConfiguration")
@@ -86,7 +86,7 @@ class AgentRunService:
             "lastUpdatedAt": stamp,
         }
         row = RuntimeRow(runtime_id, runtime_name, data, revision=1 if zipped else 0,
-                         pending_zip=str(self.codes.stage(zipped)) if zipped else None)
+                         pending_zip=self._stage(zipped) if zipped else None)
         with self.store.change() as tx:
             tx.add_runtime(row)
         self._schedule(lambda: self.settle(runtime_id))
@@ -94,6 +94,7 @@ class AgentRunService:
 
     def update_runtime(self, runtime_id: str, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.UPDATE_RUNTIME, "UpdateAgentRuntime")
         row = self._runtime(runtime_id)
         self._require_ready(row, "update")
         if body.get("agentRuntimeName") not in (None, row.name):
@@ -101,44 +102,32 @@ class AgentRunService:
         check.runtime_fields(body)
         zipped = check.zip_bytes(body["codeConfiguration"], required=False) if body.get("codeConfiguration") else None
         self._check_zip(zipped)
+        wanted = dict(row.data)  # the request applied; ``data`` stays what is served until it is settled
         for key, value in _without_zip(body).items():
             if key == "codeConfiguration":
-                row.data[key] = {**row.data.get(key, {}), **value}
+                wanted[key] = {**wanted.get(key, {}), **value}
             elif value is not None:
-                row.data[key] = value
-        row.data.update(status="UPDATING", lastUpdatedAt=now())
+                wanted[key] = value
+        wanted.update(status="UPDATING", lastUpdatedAt=now())
+        wanted.pop("statusReason", None)
+        row.data["status"] = "UPDATING"
         row.data.pop("statusReason", None)
+        row.pending = wanted
         if zipped:
-            row.pending_zip, row.revision = str(self.codes.stage(zipped)), row.revision + 1
+            row.pending_zip, row.revision = self._stage(zipped), row.revision + 1
         with self.store.change() as tx:
             tx.save_runtime(row)
         self._schedule(lambda: self.settle(runtime_id))
-        return row.data
+        return wanted
 
     def settle(self, runtime_id: str) -> None:
-        """Finish a CREATING/UPDATING runtime: unpack its staged code, then commit READY or *_FAILED."""
-        row = self.store.runtime(runtime_id)
-        if row is None or row.data.get("status") not in IN_PROGRESS:
-            return
-        staged = row.pending_zip
-        try:
-            if staged:
-                zipped = Path(staged).read_bytes()
-                row.code_dir = str(self.codes.unpack(Path(staged), runtime_id, row.revision))
-                row.code_digest = zip_digest(zipped)
-            row.data["status"] = "READY"
-        except (OSError, BadZip, AgentctlError) as exc:
-            row.data.update(status=IN_PROGRESS[row.data["status"]], statusReason=f"code could not be unpacked: {exc}")
-        row.pending_zip = None
-        with self.store.change() as tx:
-            tx.save_runtime(row)
-        self.codes.discard(staged)
-        self.codes.prune_latest(runtime_id, row.code_dir)
+        """Finish a CREATING/UPDATING runtime (``Rollout.settle_runtime``)."""
+        self.rollout.settle_runtime(runtime_id)
 
     def get_runtime(self, runtime_id: str, version: str | None = None) -> dict[str, Any]:
         row = self._runtime(runtime_id)
         if version in (None, "", LATEST):
-            return row.data
+            return row.view
         frozen = self._version(row, check.version_label(version, "agentRuntimeVersion"))
         return {**frozen.config, **{k: row.data[k] for k in ("agentRuntimeId", "agentRuntimeArn", "createdAt")},
                 "agentRuntimeVersion": str(frozen.version), "status": "READY",
@@ -147,7 +136,7 @@ class AgentRunService:
     def list_runtimes(self, query: Mapping[str, str]) -> dict[str, Any]:
         number, size = check.page_args(query)
         wanted, status = query.get("agentRuntimeName"), query.get("status")
-        items = [r.data for r in self.store.runtimes()
+        items = [r.view for r in self.store.runtimes()
                  if check.name_matches(r.name, wanted, query.get("searchMode"))
                  and (not status or r.data.get("status") == status)]
         return check.page(items, number, size)
@@ -163,12 +152,13 @@ class AgentRunService:
         with self.store.change() as tx:
             tx.delete_runtime(runtime_id)
         self.codes.discard(*trees, self.codes.root / runtime_id)
-        return {**row.data, "status": "DELETING", "lastUpdatedAt": now()}
+        return {**row.view, "status": "DELETING", "lastUpdatedAt": now()}
 
     # --- versions -----------------------------------------------------------------------------
 
     def publish_version(self, runtime_id: str, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.PUBLISH, "PublishRuntimeVersion")
         row = self._runtime(runtime_id)
         self._require_ready(row, "publish a version of")
         versions = self.store.versions(runtime_id)
@@ -202,6 +192,7 @@ class AgentRunService:
 
     def create_endpoint(self, runtime_id: str, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.CREATE_ENDPOINT, "CreateAgentRuntimeEndpoint")
         row = self._runtime(runtime_id)
         endpoint_name = check.name(body.get("agentRuntimeEndpointName"), "agentRuntimeEndpointName")
         self._unique_endpoint(row, endpoint_name)
@@ -220,8 +211,13 @@ class AgentRunService:
 
     def update_endpoint(self, runtime_id: str, endpoint_id: str, body: Any) -> dict[str, Any]:
         body = check.body_object(body)
+        check.only_fields(body, check.UPDATE_ENDPOINT, "UpdateAgentRuntimeEndpoint")
         row = self._runtime(runtime_id)
         data = dict(self._endpoint(runtime_id, endpoint_id))
+        if data.get("status") in IN_PROGRESS:
+            raise ServiceError(409, "InvalidStatus", f"endpoint {data['agentRuntimeEndpointName']!r} is "
+                                                     f"{data['status']} (its new versions are being health-checked); "
+                                                     "wait until it is READY or failed")
         new_name = body.get("agentRuntimeEndpointName")
         if new_name not in (None, data["agentRuntimeEndpointName"]):
             self._unique_endpoint(row, check.name(new_name, "agentRuntimeEndpointName"))
@@ -241,13 +237,16 @@ class AgentRunService:
 
     def get_endpoint(self, runtime_id: str, endpoint_id: str) -> dict[str, Any]:
         row = self._runtime(runtime_id)
-        return self._endpoint_view(row, self._endpoint(runtime_id, endpoint_id))
+        self._endpoint(runtime_id, endpoint_id)
+        found = self.store.endpoint_row(runtime_id, endpoint_id)
+        assert found is not None
+        return self._endpoint_view(row, found.view)
 
     def list_endpoints(self, runtime_id: str, query: Mapping[str, str]) -> dict[str, Any]:
         number, size = check.page_args(query)
         row = self._runtime(runtime_id)
-        items = [self._endpoint_view(row, e) for e in self.store.endpoints(runtime_id)
-                 if check.name_matches(e["agentRuntimeEndpointName"], query.get("endpointName"),
+        items = [self._endpoint_view(row, e.view) for e in self.store.endpoint_rows(runtime_id)
+                 if check.name_matches(e.view["agentRuntimeEndpointName"], query.get("endpointName"),
                                        query.get("searchMode"))]
         return check.page(items, number, size)
 
@@ -267,10 +266,7 @@ class AgentRunService:
         left CREATING/UPDATING gets its staged code unpacked again (or fails with a reason).
         """
         removed = self.codes.collect_garbage(self.store.code_dirs())
-        for row in self.store.runtimes():
-            if row.data.get("status") in IN_PROGRESS:
-                runtime_id = row.id
-                self._schedule(lambda runtime_id=runtime_id: self.settle(runtime_id))  # type: ignore[misc]
+        self.rollout.resume()
         return removed
 
     # --- helpers ------------------------------------------------------------------------------
@@ -312,6 +308,14 @@ class AgentRunService:
             raise ServiceError(409, "InvalidStatus", f"cannot {action} agent runtime {row.name!r} while it is "
                                                      f"{status}; wait until it is READY")
 
+    def _stage(self, zipped: bytes) -> str:
+        try:
+            return str(self.codes.stage(zipped))
+        except OSError as exc:  # the emulator's disk is full (507), or it cannot write there: nothing was stored
+            full = exc.errno in NO_ROOM
+            raise ServiceError(507 if full else 500, "InsufficientStorage" if full else "InternalError",
+                               f"the code could not be stored: {exc.strerror or exc}") from exc
+
     def _check_zip(self, zipped: bytes | None) -> None:
         if zipped is None:
             return
@@ -329,10 +333,9 @@ class AgentRunService:
         if any(w["version"] == target for w in weights):
             raise check.bad(f"routingConfiguration.versionWeights names the targetVersion {target}; "
                             "list only the other versions")
-        data.update(targetVersion=target, routingConfiguration={"versionWeights": weights}, lastUpdatedAt=now())
-        with self.store.change() as tx:
-            tx.save_endpoint(row.id, data)
-        return self._endpoint_view(row, data)
+        wanted = {**data, "targetVersion": target, "routingConfiguration": {"versionWeights": weights},
+                  "lastUpdatedAt": now()}
+        return self._endpoint_view(row, self.rollout.change_endpoint(row, wanted))
 
     def _endpoint_view(self, row: RuntimeRow, data: dict[str, Any]) -> dict[str, Any]:
         # The URL is computed when read: the gateway's port may differ after a restart.

@@ -12,10 +12,21 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from agentctl.errors import BadInput
+from agentctl.errors import BadInput, storage_error
 
 DRIVERS = ("auto", "process", "docker")
 SETTINGS_FILE = "settings.json"
+
+
+# setting → (its `local start` flag, lowest value: an int is allowed, a float must be exceeded, an example)
+LIMITS: dict[str, tuple[str, int | float, str]] = {
+    "max_instances": ("--max-instances", 1, "20"),
+    "queue_depth": ("--queue-depth", 0, "100"),
+    "queue_wait_seconds": ("--queue-wait", 0.0, "10"),
+    "idle_timeout_seconds": ("--idle-timeout", 0.0, "300"),
+    "startup_timeout_seconds": ("startup_timeout_seconds (settings.json)", 0.0, "60"),
+    "body_timeout_seconds": ("--body-timeout", 0.0, "30"),
+}
 
 
 @dataclass(frozen=True)
@@ -26,19 +37,16 @@ class EmulatorSettings:
     queue_wait_seconds: float = 10.0  # how long one may wait in the queue before its 429
     idle_timeout_seconds: float = 300.0  # an instance with nothing in flight for this long stops (scale to zero)
     startup_timeout_seconds: float = 60.0  # from start to healthy
+    body_timeout_seconds: float = 30.0  # a request head or body that pauses this long gets 408
 
     def check(self) -> EmulatorSettings:
         if self.driver not in DRIVERS:
             raise BadInput(f"unknown driver {self.driver!r}", hint=f"Use one of: {', '.join(DRIVERS)}.")
-        for name in ("max_instances", "queue_depth"):
-            if getattr(self, name) < (1 if name == "max_instances" else 0):
-                raise BadInput(f"--{name.replace('_', '-')} must be at least "
-                               f"{1 if name == 'max_instances' else 0}, not {getattr(self, name)}",
-                               hint="Pass a whole number, e.g. --max-instances 20.")
-        for name in ("queue_wait_seconds", "idle_timeout_seconds", "startup_timeout_seconds"):
-            if getattr(self, name) <= 0:
-                raise BadInput(f"{name.replace('_', ' ')} must be positive, not {getattr(self, name)}",
-                               hint="Pass a number of seconds, e.g. --idle-timeout 60.")
+        for name, (flag, low, example) in LIMITS.items():
+            value = getattr(self, name)
+            if value < low if isinstance(low, int) else value <= low:
+                bound = f"at least {low}" if isinstance(low, int) else "a positive number of seconds"
+                raise BadInput(f"{flag} must be {bound}, not {value:g}", hint=f"Pass e.g. {flag} {example}.")
         return self
 
     def updated(self, **changes: Any) -> EmulatorSettings:
@@ -56,7 +64,12 @@ def load(state_dir: Path) -> EmulatorSettings:
 
 
 def save(state_dir: Path, settings: EmulatorSettings) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Write the settings atomically; a failed write (a full disk) leaves the old file and no temporary one."""
     tmp = state_dir / (SETTINGS_FILE + ".tmp")
-    tmp.write_text(json.dumps(asdict(settings), indent=2) + "\n")
-    tmp.replace(state_dir / SETTINGS_FILE)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp.write_text(json.dumps(asdict(settings), indent=2) + "\n")
+        tmp.replace(state_dir / SETTINGS_FILE)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise storage_error(exc, "the emulator settings", state_dir) from exc

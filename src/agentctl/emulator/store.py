@@ -6,6 +6,10 @@ Every change is one transaction (``with store.change() as tx``): a crash never
 leaves half a version. Code trees are written before the row that names them
 is committed (see ``codestore``).
 
+A change that must pass a health check before it takes traffic (see ``emulator.rollout``) is
+kept in the row's ``pending`` column (the requested API JSON) while ``data`` stays what is served:
+the gateway never reads ``pending``; the control API shows it while the change is in progress.
+
 Readers (the gateway) use ``runtime_by_name``, ``endpoint_by_name`` and
 ``version``; ``subscribe(callback)`` calls ``callback()`` after every committed
 change (from the thread that made it: keep it cheap, e.g. drop a cache), and
@@ -58,6 +62,9 @@ CREATE TABLE IF NOT EXISTS endpoints (
 );
 """
 
+# Columns added after the first release: (table, column, type); added to an older database when opened.
+ADDED_COLUMNS = (("runtimes", "pending", "TEXT"), ("endpoints", "pending", "TEXT"))
+
 # Fields of a runtime that are state, not configuration: left out when a version freezes LATEST.
 STATE_FIELDS = frozenset({
     "agentRuntimeId", "agentRuntimeArn", "agentRuntimeVersion", "status", "statusReason", "createdAt",
@@ -79,6 +86,27 @@ class RuntimeRow:
     code_digest: str | None = None
     pending_zip: str | None = None
     revision: int = 0
+    pending: dict[str, Any] | None = None  # the requested runtime while an update is being checked
+
+    @property
+    def view(self) -> dict[str, Any]:
+        """What the control API shows: the change in progress, else what is served."""
+        return self.pending if self.pending is not None else self.data
+
+
+@dataclass
+class EndpointRow:
+    runtime_id: str
+    data: dict[str, Any]  # what the gateway serves
+    pending: dict[str, Any] | None = None  # the requested endpoint while its new targets are checked
+
+    @property
+    def id(self) -> str:
+        return str(self.data["agentRuntimeEndpointId"])
+
+    @property
+    def view(self) -> dict[str, Any]:
+        return self.pending if self.pending is not None else self.data
 
 
 @dataclass
@@ -99,16 +127,18 @@ class Tx:
 
     def add_runtime(self, row: RuntimeRow) -> None:
         self.conn.execute(
-            "INSERT INTO runtimes (id, name, data, code_dir, code_digest, pending_zip, revision) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (row.id, row.name, json.dumps(row.data), row.code_dir, row.code_digest, row.pending_zip, row.revision),
+            "INSERT INTO runtimes (id, name, data, code_dir, code_digest, pending_zip, revision, pending) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (row.id, row.name, json.dumps(row.data), row.code_dir, row.code_digest, row.pending_zip, row.revision,
+             _dump(row.pending)),
         )
 
     def save_runtime(self, row: RuntimeRow) -> None:
         self.conn.execute(
-            "UPDATE runtimes SET name = ?, data = ?, code_dir = ?, code_digest = ?, pending_zip = ?, revision = ? "
-            "WHERE id = ?",
-            (row.name, json.dumps(row.data), row.code_dir, row.code_digest, row.pending_zip, row.revision, row.id),
+            "UPDATE runtimes SET name = ?, data = ?, code_dir = ?, code_digest = ?, pending_zip = ?, revision = ?, "
+            "pending = ? WHERE id = ?",
+            (row.name, json.dumps(row.data), row.code_dir, row.code_digest, row.pending_zip, row.revision,
+             _dump(row.pending), row.id),
         )
 
     def delete_runtime(self, runtime_id: str) -> None:
@@ -121,11 +151,12 @@ class Tx:
              row.code_digest),
         )
 
-    def save_endpoint(self, runtime_id: str, data: dict[str, Any]) -> None:
+    def save_endpoint(self, runtime_id: str, data: dict[str, Any], pending: dict[str, Any] | None = None) -> None:
         self.conn.execute(
-            "INSERT INTO endpoints (id, runtime_id, name, data) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, data = excluded.data",
-            (data["agentRuntimeEndpointId"], runtime_id, data["agentRuntimeEndpointName"], json.dumps(data)),
+            "INSERT INTO endpoints (id, runtime_id, name, data, pending) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, data = excluded.data, pending = excluded.pending",
+            (data["agentRuntimeEndpointId"], runtime_id, data["agentRuntimeEndpointName"], json.dumps(data),
+             _dump(pending)),
         )
 
     def delete_endpoint(self, endpoint_id: str) -> None:
@@ -148,6 +179,10 @@ class Store:
             self._conn.execute("PRAGMA synchronous=FULL")  # a committed change survives kill -9 and power loss
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.executescript(SCHEMA)
+            for table, column, kind in ADDED_COLUMNS:
+                have = {r["name"] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -215,6 +250,15 @@ class Store:
         rows = self._rows("SELECT data FROM endpoints WHERE runtime_id = ? AND id = ?", runtime_id, endpoint_id)
         return json.loads(rows[0]["data"]) if rows else None
 
+    def endpoint_rows(self, runtime_id: str) -> list[EndpointRow]:
+        rows = self._rows("SELECT data, pending FROM endpoints WHERE runtime_id = ? ORDER BY seq", runtime_id)
+        return [EndpointRow(runtime_id, json.loads(r["data"]), _load(r["pending"])) for r in rows]
+
+    def endpoint_row(self, runtime_id: str, endpoint_id: str) -> EndpointRow | None:
+        rows = self._rows("SELECT data, pending FROM endpoints WHERE runtime_id = ? AND id = ?", runtime_id,
+                          endpoint_id)
+        return EndpointRow(runtime_id, json.loads(rows[0]["data"]), _load(rows[0]["pending"])) if rows else None
+
     def code_dirs(self) -> set[str]:
         """Every tree and staged zip a row refers to (the garbage collector keeps these)."""
         rows = self._rows(
@@ -266,7 +310,16 @@ def _runtime(row: sqlite3.Row) -> RuntimeRow:
     return RuntimeRow(
         id=row["id"], name=row["name"], data=json.loads(row["data"]), code_dir=row["code_dir"],
         code_digest=row["code_digest"], pending_zip=row["pending_zip"], revision=row["revision"],
+        pending=_load(row["pending"]),
     )
+
+
+def _dump(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _load(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else dict(json.loads(text))
 
 
 def _version(row: sqlite3.Row) -> VersionRow:

@@ -15,15 +15,25 @@ A reused connection the instance closed meanwhile fails before any byte of an
 answer; such a request is sent again on a fresh connection when its body was
 complete before sending (nothing streamed yet). Any other failure is an
 :class:`UpstreamFailed` the gateway turns into a 502 (or a cut stream).
+
+Bytes the instance sends that no request asked for (a second answer in the same
+send, an answer while the connection is idle, an answer to body bytes the app
+took for a request) are a protocol error *of that connection*: it is closed, never
+reused, and the request it carried is answered (its complete answer stays
+delivered; an incomplete one fails). Every exchange leaves its connection resolved
+(``_complete``, ``_fail``, ``_client_gone``, ``connection_lost``): nothing waits on
+a future that cannot finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import httptools
 
+from agentctl.emulator import tcp
 from agentctl.emulator.http_front import Reply, Request
 
 HOP_BY_HOP = frozenset({
@@ -35,18 +45,31 @@ NOT_FORWARDED = HOP_BY_HOP | {b"host", b"content-length", b"expect"}
 NOT_RETURNED = HOP_BY_HOP | {b"content-length"}
 IDLE_SECONDS = 30.0
 MAX_IDLE = 64  # idle connections kept per instance
+log = logging.getLogger("agentctl.emulator.gateway")
 
 
 class UpstreamFailed(Exception):
-    """The instance refused, reset or cut the connection; ``answered``: part of the answer went out."""
+    """The instance refused, reset or cut the connection; ``answered``: part of the answer went out.
 
-    def __init__(self, message: str, *, answered: bool) -> None:
+    ``refused``: no connection could be made, so nothing of the request was sent (it may go elsewhere).
+    ``resendable``: the instance reset the connection before a byte of an answer and the whole request is
+    still at hand. A reset (RST, not FIN) on close means the app left request bytes unread: it died before it
+    could serve this request. Sending it again is then safe for an idempotent method (nginx's
+    ``proxy_next_upstream error`` rule); a clean close after the app read the request is a request really in
+    flight, and fails.
+    """
+
+    def __init__(self, message: str, *, answered: bool, refused: bool = False, resendable: bool = False) -> None:
         super().__init__(message)
-        self.answered = answered
+        self.answered, self.refused, self.resendable = answered, refused, refused or resendable
 
 
 class ClientGone(Exception):
     """The client closed its connection before the answer was complete."""
+
+
+class StrayAnswer(Exception):
+    """Raised inside the parser: an answer began on a connection with no request waiting."""
 
 
 def filter_headers(headers: list[tuple[bytes, bytes]], dropped: frozenset[bytes], ours: frozenset[bytes]) -> bytes:
@@ -100,6 +123,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.reusable = True
         self.reused = False
+        self.fd = -1
         self.idle_since = time.monotonic()
 
     # sending ------------------------------------------------------------------
@@ -142,20 +166,41 @@ class UpstreamConnection(asyncio.Protocol):
     # receiving ------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         ex = self.exchange
-        if ex is None:  # bytes nobody asked for: the connection is out of step
-            self._close()
+        if ex is None:  # bytes nobody asked for, on an idle connection: it is out of step
+            self._stray(len(data))
             return
         ex.answered = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(f"sent an answer that is not valid HTTP ({exc})")
-            return
-        if ex.out:
+            error: httptools.HttpParserError | None = exc
+        else:
+            error = None
+        if ex.out:  # what was parsed goes out first: a complete answer stays complete
             ex.reply.write(b"".join(ex.out) if len(ex.out) > 1 else ex.out[0])
             ex.out.clear()
-        if self.exchange is None:  # the answer completed during this read
-            ex.resolve()
+        if self.exchange is ex:
+            if error is not None:
+                self._fail(f"sent an answer that is not valid HTTP ({error})")
+            return
+        # the answer completed during this read (``_complete`` resolved it); decide the connection's fate
+        if error is not None:
+            self._stray(len(data))
+        elif self.reusable:
+            self.pool._checkin(self)
+        else:
+            self._close()
+
+    def _stray(self, size: int) -> None:
+        """Bytes after the answer (or with no request waiting): close this connection, never reuse it."""
+        self.reusable = False
+        log.warning("instance %s sent bytes no request asked for (in a read of %d bytes); its connection is "
+                    "closed", self.key, size)
+        self._close()
+
+    def on_message_begin(self) -> None:
+        if self.exchange is None:  # a second answer after the one the request got: stop parsing here
+            raise StrayAnswer()
 
     def on_status(self, reason: bytes) -> None:
         assert self.exchange is not None
@@ -208,6 +253,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._complete()
 
     def _complete(self) -> None:
+        """The answer is whole: resolve the exchange (the caller decides whether the connection is reused)."""
         ex = self.exchange
         assert ex is not None
         self.exchange = None
@@ -216,14 +262,21 @@ class UpstreamConnection(asyncio.Protocol):
         if not ex.sent_all:  # answered before the whole request went out: this connection is out of step
             ex.request.detach()
             self.reusable = False
-        if self.reusable:
-            self.pool._checkin(self)
-        else:
-            self._close()
+        ex.resolve()
+
+    def dropped(self) -> bool:
+        """Before reuse: has the instance closed this idle connection (or sent bytes on it) meanwhile?
+
+        A readable idle socket holds an end of file or stray bytes the loop has not read yet (urllib3's
+        ``is_connection_dropped`` check). Without it, a request would go out on a connection the instance
+        (just killed, or done with keep-alive) has already closed, and fail as if it had been in flight.
+        """
+        return tcp.readable(self.fd)
 
     # failures -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.fd = transport.get_extra_info("socket").fileno()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reusable = False
@@ -235,10 +288,12 @@ class UpstreamConnection(asyncio.Protocol):
             if ex.chunked_out:
                 ex.reply.write(b"0\r\n\r\n")
             self._complete()
-            ex.resolve()
             return
+        # A reset, or request bytes the instance's kernel never acknowledged, before any answer: the app had
+        # not read all of the request, so it cannot have served it; the gateway may send it elsewhere.
         self._fail(f"closed the connection{' mid-answer' if ex.status else ''}"
-                   f"{f' ({exc})' if exc else ''}")
+                   f"{f' ({exc})' if exc else ''}",
+                   unread=isinstance(exc, ConnectionResetError) or tcp.unread(self.fd))
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost decides
@@ -251,7 +306,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.exchange is not None:
             self.exchange.request.resume_reading()
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, *, unread: bool = False) -> None:
         ex = self.exchange
         self.exchange = None
         self.reusable = False
@@ -260,7 +315,8 @@ class UpstreamConnection(asyncio.Protocol):
             ex.reply.on_lost = None
             ex.reply.stream_from(None)
             ex.request.detach()
-            ex.resolve(UpstreamFailed(message, answered=ex.reply.started))
+            ex.resolve(UpstreamFailed(message, answered=ex.reply.started,
+                                      resendable=unread and not ex.answered and ex.replay is not None))
 
     def _client_gone(self) -> None:
         ex = self.exchange
@@ -292,18 +348,25 @@ class UpstreamPool:
         :class:`UpstreamFailed` or :class:`ClientGone`.
         """
         ex = Exchange(request, reply, request_head + self._framing(request) + b"\r\n", extra, ours)
+        delivered = False  # a first try on a stale connection may have reached the app
         while True:
-            conn = await self._checkout(key, host, port, ex)
+            try:
+                conn = await self._checkout(key, host, port, ex)
+            except UpstreamFailed as exc:
+                if delivered:  # then a refused second try does not mean "nothing was sent"
+                    raise UpstreamFailed(str(exc), answered=False) from exc
+                raise
             if reply.closed:
                 self._checkin(conn)
                 raise ClientGone()
             conn.begin(ex)
             try:
                 return await ex.done
-            except UpstreamFailed:
+            except UpstreamFailed as exc:
                 if not (conn.reused and not ex.answered and ex.replay is not None and not reply.closed):
                     raise
                 ex.done = asyncio.get_running_loop().create_future()  # a stale keep-alive: once more, fresh
+                delivered = not exc.resendable
 
     @staticmethod
     def _framing(request: Request) -> bytes:
@@ -318,6 +381,10 @@ class UpstreamPool:
         while idle:
             conn = idle.pop()
             if conn.transport is not None and not conn.transport.is_closing():
+                if conn.dropped():  # closed by the instance (or out of step): never reused
+                    conn.reusable = False
+                    conn._close()
+                    continue
                 conn.reused = True
                 return conn
         if ex.reply.closed:
@@ -326,7 +393,8 @@ class UpstreamPool:
         try:
             _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), host, port)
         except OSError as exc:
-            raise UpstreamFailed(f"refused the connection ({exc.strerror or exc})", answered=False) from exc
+            raise UpstreamFailed(f"refused the connection ({exc.strerror or exc})", answered=False,
+                                 refused=True) from exc
         if self._sweeper is None:
             self._sweeper = loop.create_task(self._sweep())
         return conn

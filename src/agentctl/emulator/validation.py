@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from agentctl.api import models
+
 NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,127}$")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -58,6 +60,32 @@ def body_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad("the request body must be a JSON object")
     return body
+
+
+def _keys(model: Any) -> frozenset[str]:
+    return frozenset(model.__required_keys__ | model.__optional_keys__)
+
+
+# The request fields of each operation, from the wire models (``api.models``, the SDK's names).
+CREATE_RUNTIME = _keys(models.CreateAgentRuntimeInput)
+UPDATE_RUNTIME = _keys(models.UpdateAgentRuntimeInput)
+CODE = _keys(models.CodeConfiguration)
+CREATE_ENDPOINT = _keys(models.CreateAgentRuntimeEndpointInput)
+UPDATE_ENDPOINT = _keys(models.UpdateAgentRuntimeEndpointInput)
+PUBLISH = _keys(models.PublishRuntimeVersionInput)
+
+
+def only_fields(body: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    """Refuse a field the operation does not have (a typo would otherwise be stored and ignored)."""
+    import difflib
+
+    for key in body:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+            raise bad(f"{what} has no field {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    code = body.get("codeConfiguration")
+    if isinstance(code, Mapping) and "codeConfiguration" in allowed:
+        only_fields(code, CODE, "codeConfiguration")
 
 
 def runtime_fields(body: Mapping[str, Any]) -> None:

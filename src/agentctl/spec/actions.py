@@ -30,10 +30,13 @@ _TAIL_LINES = 20
 
 
 class ActionFailed(BadInput):
-    """A ``run`` step exited non-zero; ``output`` holds the end of what it printed."""
+    """A ``run`` step exited non-zero (``returncode``); ``output`` holds the end of what it printed.
+
+    agentctl itself exits 2 (``BadInput``): the step's own code is in the message, not agentctl's.
+    """
 
     def __init__(self, step: ActionStep, exit_code: int, output: str) -> None:
-        self.step, self.exit_code, self.output = step, exit_code, output
+        self.step, self.returncode, self.output = step, exit_code, output
         where = "global" if step.level == "global" else f"resource {step.level}"
         tail = f":\n{output.rstrip()}" if output.strip() else ""
         super().__init__(f"{step.hook}-{step.command} action ({where}) failed with exit code {exit_code}: "

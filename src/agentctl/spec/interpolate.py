@@ -79,7 +79,8 @@ class InterpolationError(Exception):
 
 
 def has_expression(text: str) -> bool:
-    return TOKEN.search(text) is not None
+    """Whether ``render`` has work to do (an unclosed ``${`` too: render refuses it)."""
+    return "${" in text
 
 
 def render(text: str, scope: Scope, *, again: bool = True) -> Any:
@@ -90,6 +91,11 @@ def render(text: str, scope: Scope, *, again: bool = True) -> Any:
     resolved too.
     """
     matches = list(TOKEN.finditer(text))
+    unclosed = text.find("${", matches[-1].end() if matches else 0)
+    if unclosed >= 0:  # `${vars.region` without its `}` is a typo, not text to keep
+        raise InterpolationError(Failure(ExprError(
+            f"{text[unclosed:unclosed + 40]} is not closed: `${{` has no `}}`",
+            "close the expression with `}`"), unclosed))
     if not matches:
         return text
     if len(matches) == 1 and matches[0].span() == (0, len(text)):

@@ -6,6 +6,10 @@ unlike PyYAML's YAML 1.1 default. Timestamps stay strings.
 
 ``load_yaml`` returns the document and a ``Marks`` map from a YAML path
 (a tuple of keys and list indexes) to where that node's value starts.
+
+Bounded: a document may hold at most ``MAX_VALUES`` values once its aliases are
+expanded (a "billion laughs" of nested aliases is refused before it is expanded)
+and nest at most ``MAX_DEPTH`` levels; the file must be UTF-8 text.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import yaml
 from agentctl.errors import SpecError
 
 YamlPath = tuple[str | int, ...]
+MAX_VALUES = 100_000  # values in the document with every alias expanded (a large s.yaml has a few hundred)
+MAX_DEPTH = 64  # levels of nested mappings and lists
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,9 @@ def load_yaml(path: Path) -> tuple[Any, Marks]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror}", "check the path and its permissions") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})",
+                        "Give -t a YAML file (s.yaml is text, UTF-8 encoded).") from exc
     return load_yaml_text(text, str(path))
 
 
@@ -101,7 +110,12 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, Marks]:
     try:
         node = loader.get_single_node()
         marks: Marks = {}
+        if node is not None:
+            _check_size(node, file)
         value = None if node is None else _construct(loader, node, (), file, marks)
+    except RecursionError as exc:  # the YAML parser itself recurses per level of nesting
+        raise SpecError(f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)",
+                        "Flatten the nested lists or mappings.", file=file) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -114,6 +128,45 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, Marks]:
     finally:
         loader.dispose()
     return value, marks
+
+
+def _check_size(root: yaml.Node, file: str) -> None:
+    """Refuse a document whose aliases expand past MAX_VALUES, or that nests past MAX_DEPTH, before building it.
+
+    The size of a node is counted once however many aliases point at it (memoized), so the check itself
+    stays linear in the text.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            mark = node.start_mark
+            raise SpecError(f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)",
+                            "Flatten the nested lists or mappings.", file=file, line=mark.line + 1,
+                            column=mark.column + 1)
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = MAX_VALUES + 1  # a node that contains itself (a recursive alias) is too large
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_VALUES:
+                break
+        sizes[id(node)] = total
+        if total > MAX_VALUES:
+            mark = node.start_mark
+            raise SpecError(f"the YAML expands to more than {MAX_VALUES} values (aliases such as *name repeat "
+                            "what they point at)", "Use fewer or less nested aliases.", file=file,
+                            line=mark.line + 1, column=mark.column + 1)
+        return total
+
+    size(root, 0)
 
 
 def _construct(loader: _Loader, node: yaml.Node, path: YamlPath, file: str, marks: Marks,

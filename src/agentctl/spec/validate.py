@@ -4,7 +4,11 @@ The schema file (``SCHEMA_PATH``, draft 2020-12) describes the whole s.yaml, wit
 props of ``component: agentrun`` under ``$defs/agentrunProps``; editors use the same
 file through ``# yaml-language-server: $schema=<SCHEMA_PATH>``. Besides the schema, a
 few rules that JSON Schema cannot say are checked here (unique endpoint names, one
-primary endpoint when others carry a weight, weights summing below 1, NAS needing a VPC).
+primary endpoint when others carry a weight, weights summing below 1, NAS needing a VPC,
+numbers that are NaN or infinite, and — for a project on disk — that ``code.src`` exists).
+
+Unknown keys are refused everywhere the schema knows the shape (``s`` passes them through
+silently): each is reported at its own line, with "did you mean" when a known key is close.
 
 jsonschema is imported inside the functions: importing this module stays cheap.
 """
@@ -65,8 +69,18 @@ def dotted(path: Iterable[str | int]) -> str:
 
 
 def validate(project: Project) -> list[Violation]:
-    """Every violation of the project's resolved document, ordered by line."""
-    return validate_document(project.document, project.line_of)
+    """Every violation of the project's resolved document (and of its code paths on disk), ordered by line."""
+    found = validate_document(project.document, project.line_of)
+    for resource in project.resources.values():
+        if not is_agentrun(resource.component):
+            continue
+        code = (resource.props.get("agent") or {}).get("code") if isinstance(resource.props, dict) else None
+        src = code.get("src") if isinstance(code, dict) else None
+        if isinstance(src, str) and src and "${" not in src and not (project.dir / src).exists():
+            path: YamlPath = ("resources", resource.name, "props", "agent", "code", "src")
+            found.append(_violation(path, f"{src} does not exist (code.src is relative to {project.path.name})",
+                                    project.line_of))
+    return sorted(found, key=lambda v: (v.line or 0, v.path))
 
 
 def validate_document(document: Any, line_of: LineOf | None = None) -> list[Violation]:
@@ -76,7 +90,10 @@ def validate_document(document: Any, line_of: LineOf | None = None) -> list[Viol
     found: dict[tuple[YamlPath, str], None] = {}
     for error in validator.iter_errors(document):
         for leaf in _leaves(error):
-            found[(tuple(leaf.absolute_path), _message(leaf))] = None
+            if leaf.validator == "additionalProperties":
+                found.update(dict.fromkeys(_unknown_keys(leaf)))
+            else:
+                found[(tuple(leaf.absolute_path), _message(leaf))] = None
     found.update(dict.fromkeys(_semantic(document)))
     violations = [_violation(path, message, line_of) for path, message in found]
     return sorted(violations, key=lambda v: (v.line or 0, v.path))
@@ -134,7 +151,37 @@ def _message(error: ValidationError) -> str:
     return str(error.message)
 
 
+def _unknown_keys(error: ValidationError) -> list[tuple[YamlPath, str]]:
+    """One violation per key the schema does not know, at the key, with the closest known key."""
+    import difflib
+
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    known = sorted(schema.get("properties") or {})
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    problems: list[tuple[YamlPath, str]] = []
+    for key in instance:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        guess = f" (did you mean `{close[0]}`?)" if close else f"; known keys: {', '.join(known)}"
+        problems.append(((*error.absolute_path, key), f"unknown key{guess}"))
+    return problems
+
+
 # --- rules beyond the schema ------------------------------------------------------------------
+def _not_finite(value: Any, path: YamlPath) -> list[tuple[YamlPath, str]]:
+    """NaN and infinities (``.nan``, ``.inf`` in YAML) pass every range check of JSON Schema: catch them."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(path, f"{value!r} is not a finite number")]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _not_finite(item, (*path, key))]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _not_finite(item, (*path, index))]
+    return []
+
+
 def _semantic(document: Any) -> list[tuple[YamlPath, str]]:
     resources = document.get("resources") if isinstance(document, dict) else None
     if not isinstance(resources, dict):
@@ -144,6 +191,7 @@ def _semantic(document: Any) -> list[tuple[YamlPath, str]]:
         if not isinstance(resource, dict) or not is_agentrun(resource.get("component")):
             continue
         agent = (resource.get("props") or {}).get("agent") if isinstance(resource.get("props"), dict) else None
+        problems += _not_finite(resource.get("props"), ("resources", name, "props"))
         if isinstance(agent, dict):
             base: YamlPath = ("resources", name, "props", "agent")
             problems += _endpoint_rules(agent.get("endpoints"), (*base, "endpoints"))

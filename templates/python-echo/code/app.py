@@ -107,8 +107,22 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, completion(reply, prompt))
 
     def read_body(self) -> bytes:
+        """The whole request body, sent with Content-Length or chunked (as proxies and SDKs may send it)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self.read_chunked()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
+
+    def read_chunked(self) -> bytes:
+        body = b""
+        while True:
+            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers, up to the blank line
+                    pass
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline()  # the CRLF after the chunk
 
     def send_json(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()

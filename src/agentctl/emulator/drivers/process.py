@@ -15,7 +15,10 @@
   read-only, a private /tmp, no user home and no ``$AGENTCTL_HOME``; ``instance
   exec`` runs its commands in the same sandbox (same binds, same /tmp).
 - Its own session/process group, so ``stop`` (SIGTERM, then SIGKILL after the
-  grace period) also ends whatever the app started. On Linux the app also gets
+  grace period) also ends whatever the app started. A child that left the group
+  (``setsid()``, as daemons do) is found by the marker every process of the
+  instance inherits (``AGENTCTL_INSTANCE=<instance id>`` in its environment) and
+  killed when the app is gone (on Linux, from /proc). On Linux the app also gets
   SIGTERM when the emulator dies (``PR_SET_PDEATHSIG``), so a ``kill -9`` of
   the daemon leaves no instance behind.
 - stdout/stderr are read line by line into the handle's bounded tail and the
@@ -46,6 +49,7 @@ PASSED_FROM_HOST = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", 
 DEFAULT_ENTRIES = {"python": ("main.py", "app.py", "index.py"), "nodejs": ("index.js", "app.js", "main.js")}
 MAX_LINE = 64 * 1024
 PR_SET_PDEATHSIG = 1
+MARKER = "AGENTCTL_INSTANCE"  # in the environment of every process of an instance (see kill_marked)
 
 
 def _death_signal() -> Callable[[], None] | None:
@@ -118,7 +122,7 @@ class ProcessDriver:
     async def start(self, spec: InstanceSpec, sink: LogSink | None = None) -> Handle:
         argv = command_of(spec.config, spec.code_dir)
         port = free_port()
-        env = environment_of(spec.config, spec.code_dir, port)
+        env = {**environment_of(spec.config, spec.code_dir, port), MARKER: spec.instance_id}
         box = sandbox.Sandbox.create(spec.code_dir, spec.instance_id) if sandbox.usable() else None
         target = ExecTarget(spec.code_dir, env)
         if box is not None:
@@ -126,10 +130,10 @@ class ProcessDriver:
         try:
             if box is not None:  # bwrap would start and then fail: say it the way a plain start does
                 _require_program(argv[0], spec.code_dir, target.env)
-            proc = await asyncio.create_subprocess_exec(
-                *target.argv(argv), cwd=spec.code_dir, env=dict(target.env), stdin=asyncio.subprocess.DEVNULL,
+            proc, exited = await _spawn(
+                target.argv(argv), cwd=spec.code_dir, env=dict(target.env), stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                start_new_session=True, limit=MAX_LINE, preexec_fn=ON_PARENT_DEATH,
+                start_new_session=True, preexec_fn=ON_PARENT_DEATH,
             )
         except OSError as exc:
             if box is not None:
@@ -145,16 +149,17 @@ class ProcessDriver:
         self._exec[spec.instance_id] = target
         if box is not None:
             self._sandboxes[spec.instance_id] = box
-        watcher = asyncio.create_task(self._watch(proc, handle), name=f"watch-{spec.instance_id}")
+        watcher = asyncio.create_task(self._watch(proc, exited, handle), name=f"watch-{spec.instance_id}")
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
         return handle
 
-    async def _watch(self, proc: asyncio.subprocess.Process, handle: Handle) -> None:
+    async def _watch(self, proc: asyncio.subprocess.Process, exited: asyncio.Future[int], handle: Handle) -> None:
         assert proc.stdout is not None and proc.stderr is not None
         pumps = asyncio.gather(_pump(proc.stdout, handle, "stdout"), _pump(proc.stderr, handle, "stderr"))
-        code = await proc.wait()
+        code = await exited  # not proc.wait(): that also waits for the pipes, which an escaped child holds open
         _signal_group(proc.pid, signal.SIGKILL)  # the app is gone: so are its leftovers, and the pipes close
+        await asyncio.to_thread(kill_marked, handle.instance_id)  # and those that left the group
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(pumps, 2.0)
         handle.record("system", f"exited with code {code}")
@@ -199,6 +204,45 @@ def _require_program(program: str, cwd: str, env: Mapping[str, str]) -> None:
     found = Path(cwd, program).is_file() if "/" in program else shutil.which(program, path=env.get("PATH"))
     if not found:
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+
+
+class _ExitAware(asyncio.subprocess.SubprocessStreamProtocol):
+    """The stream protocol of ``create_subprocess_exec`` that also says when the process itself exited."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=MAX_LINE, loop=loop)
+        self.exited: asyncio.Future[int] = loop.create_future()
+
+    def process_exited(self) -> None:
+        transport = self._transport  # type: ignore[attr-defined]  # (the parent drops it when all is closed)
+        code = transport.get_returncode() if transport is not None else None
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(-1 if code is None else int(code))
+
+
+async def _spawn(argv: list[str], **options: object) -> tuple[asyncio.subprocess.Process, asyncio.Future[int]]:
+    """``asyncio.create_subprocess_exec``, plus a future set as soon as the process exits (pipes or not)."""
+    loop = asyncio.get_running_loop()
+    protocol = _ExitAware(loop)
+    transport, _ = await loop.subprocess_exec(lambda: protocol, *argv, **options)  # type: ignore[arg-type]
+    return asyncio.subprocess.Process(transport, protocol, loop), protocol.exited
+
+
+def kill_marked(instance_id: str, proc: Path = Path("/proc")) -> int:
+    """SIGKILL every process whose environment carries this instance's marker; returns how many."""
+    mark = f"{MARKER}={instance_id}".encode()
+    killed = 0
+    for entry in proc.glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if mark in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+    return killed
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
