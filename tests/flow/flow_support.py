@@ -1,7 +1,8 @@
-"""Real processes for the flow tests (fixtures re-exported by conftest): the quickstart's text agents, the scripted model, and runners.
+"""Real processes for the flow tests: the quickstart's text agents, the scripted model, and runners.
 
 Each runner is started from a folder holding only ``runner_files()`` and ``flow.json``, with
 ``python -S`` (no site-packages): it proves the runner ships stdlib-only, as deploy will package it.
+conftest.py re-exports the fixtures.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from agentctl.flow.parse import parse_flow
 FORMAT = "agentctl-flow/1"
 FLOW_FILE = "flow.json"
 RUNNER_COMMAND = ["python3", "-m", "agentctl.flow.runner"]
-CHILD_KEYS = ("agent", "fallback")  # single-node fields; "agents" and "root" are handled below
+CHILD_KEYS = ("agent", "fallback")  # single-node fields, after "agents" (tree order, as model.children)
 
 
 def _runtime_nodes(node: Any, where: YamlPath) -> Iterator[tuple[dict[str, Any], YamlPath]]:
@@ -33,12 +33,12 @@ def _runtime_nodes(node: Any, where: YamlPath) -> Iterator[tuple[dict[str, Any],
         return
     if node.get("type") == "runtime":
         yield node, where
-    for key in CHILD_KEYS:
-        yield from _runtime_nodes(node.get(key), (*where, key))
     agents = node.get("agents")
     if isinstance(agents, list):
         for i, child in enumerate(agents):
             yield from _runtime_nodes(child, (*where, "agents", i))
+    for key in CHILD_KEYS:
+        yield from _runtime_nodes(node.get(key), (*where, key))
 
 
 def bind_runtime_urls(flow: dict[str, Any], url_of: Callable[[str, str], str | None], *,
