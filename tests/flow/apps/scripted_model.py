@@ -12,7 +12,8 @@ according to a script keyed by the request's "model":
   test that never saw the first word in time fails on the content.
 - ``barrier``: the request waits until ``parties`` requests of that barrier are in flight at once
   (20 s, then 500 "barrier broken"): proof that calls overlap, without timing anything.
-- ``status``: answer that HTTP status with an error body instead.
+- ``status``: answer that HTTP status with an error body instead; ``fail_first: N``: answer 503
+  to the first N calls, then as scripted.
 
 POST /_script replaces the script; GET /_log lists the requests (model, messages, start, end —
 time.time()); POST /_reset clears the log and call counters. Listens on $PORT at 127.0.0.1.
@@ -104,6 +105,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if rule is None:
                 return self.send(400, {"error": {"message": f"no script for model {model!r}"}})
+            if call < rule.get("fail_first", 0):
+                return self.send(503, {"error": {"message": f"scripted failure {call + 1}"}})
             if "status" in rule:
                 return self.send(rule["status"], {"error": {"message": rule.get("reply", "scripted failure")}})
             if "barrier" in rule:
