@@ -243,7 +243,7 @@ def _bindings(values: list[str]) -> dict[tuple[str, str], str]:
     for value in values:
         target, sep, url = value.partition("=")
         if not sep or not url:
-            raise SystemExit(f"--runtime expects RESOURCE[:ENDPOINT]=URL, got {value!r}")
+            raise ValueError(f"--runtime expects RESOURCE[:ENDPOINT]=URL, got {value!r}")
         resource, _, endpoint = target.partition(":")
         out[(resource, endpoint or "default")] = url
     return out
@@ -269,11 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     args = parser.parse_args(argv)
     path = args.flow or Path(os.environ.get("AGENTCTL_FLOW_FILE") or FLOW_FILE)
-    bindings = _bindings(args.runtime)
     try:
+        bindings = _bindings(args.runtime)
         flow = load_flow_file(path, bind=(lambda r, e: bindings.get((r, e))) if bindings else None)
     except FlowSpecError as exc:
         sys.stderr.write(f"flow runner: {exc.message}\nHint: {exc.hint}\n")
+        return 2
+    except ValueError as exc:
+        sys.stderr.write(f"flow runner: {exc}\nHint: e.g. --runtime shout=http://127.0.0.1:9001\n")
         return 2
     asyncio.run(_serve(FlowRunner(flow), _host(args.host), _port(args.port)))
     return 0
