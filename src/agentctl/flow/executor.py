@@ -42,14 +42,18 @@ from agentctl.flow.context import (
 from agentctl.flow.expr import Expr, ExpressionError, evaluate, render_value, truthy
 from agentctl.flow.model import (
     MAX_LOOP_ITERATIONS,
+    Agent,
     ArrayLoop,
     ConditionLoop,
     CountLoop,
     Flow,
+    LlmAgent,
     Loop,
     Node,
+    OpenAIAgent,
     Parallel,
     Route,
+    RuntimeAgent,
     Sequential,
     node_type,
 )
@@ -157,15 +161,16 @@ class Executor:
                 return self._loop(node, scope, path, sink)
             case Route():
                 return branches.route(self._child(scope, path), node, scope, path, sink, event)
-        return self._agent(node, scope, path, sink)
+            case RuntimeAgent() | OpenAIAgent() | LlmAgent():
+                return self._agent(node, scope, path, sink)
+        raise AssertionError(node)
 
     def _child(self, scope: NodeScope, path: str) -> branches.RunChild:
         def run_child(child: Node, last: Result, sink: Sink | None) -> Awaitable[Result]:
             return self.node(child, scope.given(last), f"{path}/{child.meta.name}", sink)
         return run_child
 
-    async def _agent(self, node: Node, scope: NodeScope, path: str, sink: Sink | None) -> Result:
-        assert not isinstance(node, (Sequential, Parallel, Loop, Route))
+    async def _agent(self, node: Agent, scope: NodeScope, path: str, sink: Sink | None) -> Result:
         return Result.text(await call_agent(node, scope, path, sink))
 
     async def _sequential(self, node: Sequential, scope: NodeScope, path: str, sink: Sink | None) -> Result:

@@ -11,8 +11,8 @@ OpenAI-compatible agents, JSON and SSE answers to callers. So this module does e
   Content-Length, chunked, or until close; one connection per request (``Connection: close``),
   cancellable at any await (that is how node timeouts stop a call).
 - server: ``await serve(handler, host, port)`` → ``Server``; keep-alive, ``Expect: 100-continue``,
-  chunked or sized request bodies, ``Exchange.send_json`` or ``start_stream`` + ``write`` (one
-  chunk per write, flushed) + ``finish``.
+  chunked or sized request bodies, idle keep-alive connections closed after 75 s;
+  ``Exchange.send_json``, or ``start_stream`` + ``write`` (one chunk per write, flushed) + ``finish``.
 Proxies (``HTTPS_PROXY``) are not used; agents are reached directly.
 """
 
@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
+KEEP_ALIVE = 75.0  # seconds an idle keep-alive connection waits for its next request
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
            500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}
 
@@ -259,7 +260,13 @@ async def serve(handler: Handler, host: str, port: int) -> Server:
 
 
 async def _connection(handler: Handler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    while (head := await _read_head(reader)) is not None:
+    while True:
+        try:
+            head = await asyncio.wait_for(_read_head(reader), KEEP_ALIVE)
+        except asyncio.TimeoutError:
+            return  # idle: close it, as servers do after their keep-alive timeout
+        if head is None:
+            return
         request_line, headers = head
         method, target, version = [*request_line.split(" "), "", ""][:3]
         if headers.get("expect", "").lower() == "100-continue":
