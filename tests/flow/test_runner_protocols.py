@@ -9,11 +9,13 @@ up and the content says HOLD-TIMEOUT).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from flow_support import chat, runtime
+import pytest
+from flow_support import Proc, chat, runtime
 
 
 def events(response: httpx.Response) -> Iterator[Any]:
@@ -158,3 +160,55 @@ def test_request_user_and_conversation_reach_the_flow(agents, runner):
     proc = runner(flow, bind=agents)
     response = chat(proc.url, "hi", user="u-3", conversation_id="c-8")
     assert response.json()["choices"][0]["message"]["content"] == "u-3/c-8/hi"
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_run(agents, model, runner):
+    model.script({"writer": {"reply": "Dear {input}, more", "hold": "w-gone"}})
+    proc = runner(writer_flow(model.base_url), bind=agents)
+    body = {"messages": [{"role": "user", "content": "di"}], "stream": True}
+    with httpx.stream("POST", proc.url + "/openai/v1/chat/completions", json=body, timeout=60) as response:
+        stream = events(response)
+        next(stream)
+        assert next(stream)["choices"][0]["delta"] == {"content": "Dear"}
+    # The client hung up while the writer was held: the runner sees the connection close and cancels
+    # the run (and its call to the model) without waiting for the writer.
+    writer_end = wait_for_line(proc, "node=letters/writer event=end")
+    assert "outcome=error" in writer_end and "error=cancelled" in writer_end
+    assert httpx.get(proc.url + "/health", timeout=10).status_code == 200
+    model.release("w-gone")
+
+
+def test_a_client_that_gives_up_on_a_blocking_run_stops_it(model, runner):
+    model.script({"slow": {"reply": "late", "hold": "h-blocking"}})
+    proc = runner({"root": {"type": "llm", "name": "slow", "model": "slow", "baseUrl": model.base_url}})
+    with pytest.raises(httpx.ReadTimeout):
+        chat_with_timeout(proc.url, 0.5)
+    assert "error=cancelled" in wait_for_line(proc, "node=slow event=end")
+    model.release("h-blocking")
+
+
+def chat_with_timeout(url: str, seconds: float) -> None:
+    httpx.post(url + "/openai/v1/chat/completions", timeout=seconds,
+               json={"messages": [{"role": "user", "content": "x"}]})
+
+
+def wait_for_line(proc: Proc, text: str) -> str:
+    """The first log line holding ``text`` (the runner's trace is written as things happen)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for line in proc.output().splitlines():
+            if text in line:
+                return line
+        time.sleep(0.05)
+    raise AssertionError(f"no line with {text!r} in:\n{proc.output()}")
+
+
+def test_concurrent_requests_each_get_their_own_answer(agents, runner):
+    from concurrent.futures import ThreadPoolExecutor
+
+    flow = {"root": {"type": "sequential", "agents": [runtime("upper"), runtime("exclaim")]}}
+    proc = runner(flow, bind=agents)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: chat(proc.url, f"m{i}").json()["choices"][0]["message"]["content"],
+                                range(40)))
+    assert answers == [f"M{i}!" for i in range(40)]

@@ -189,9 +189,16 @@ class Exchange:
 
     request: Incoming
     _writer: asyncio.StreamWriter
+    _reader: asyncio.StreamReader
     started: bool = False
     finished: bool = False
+    reusable: bool = True
     extra_headers: dict[str, str] = field(default_factory=dict)
+
+    async def peer_gone(self) -> None:
+        """Returns when the client closes its side; bytes it sends meanwhile make the connection single-use."""
+        while await self._reader.read(65536):
+            self.reusable = False  # a pipelined request we will not answer: close after this one
 
     def _head(self, status: int, headers: Mapping[str, str]) -> bytes:
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}",
@@ -272,7 +279,7 @@ async def _connection(handler: Handler, reader: asyncio.StreamReader, writer: as
         if headers.get("expect", "").lower() == "100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         path, _, query = target.partition("?")
-        exchange = Exchange(Incoming(method, path, query, headers, b""), writer)
+        exchange = Exchange(Incoming(method, path, query, headers, b""), writer, reader)
         try:
             exchange.request.body = await _collect(_body_chunks(reader, headers, until_close=False))
         except HttpError as exc:
@@ -280,7 +287,7 @@ async def _connection(handler: Handler, reader: asyncio.StreamReader, writer: as
             await exchange.send_json(413, {"error": {"message": str(exc), "type": "invalid_request_error"}})
             return
         await handler(exchange)
-        if not exchange.finished:
-            return  # the handler gave up mid-answer: the connection cannot be reused
+        if not exchange.finished or not exchange.reusable:
+            return  # the handler gave up mid-answer (or bytes were read past it): the connection is done
         if headers.get("connection", "").lower() == "close" or version == "HTTP/1.0":
             return

@@ -22,9 +22,9 @@ import signal
 import sys
 import traceback
 import uuid
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentctl.flow.context import FlowFailure, NodeEvent, Observer, RunInput, Sink
 from agentctl.flow.executor import Executor, Outcome
@@ -43,6 +43,7 @@ from agentctl.flow.protocols import (
 from agentctl.flow.resolved import FLOW_FILE, load_flow_file
 from agentctl.flow.trace import LogTrace
 
+T = TypeVar("T")
 PING_SECONDS = 10.0  # keeps idle streams (a long non-streaming stage) alive through proxies
 
 
@@ -151,7 +152,10 @@ class FlowRunner:
         shapes = OpenAIShapes(self.flow.name)
         if not (isinstance(body, dict) and body.get("stream")):
             try:
-                outcome = await self._run(run, "openai")
+                done = await _unless_gone(exchange, self._run(run, "openai"))
+                if done is None:
+                    return  # the client left; the run was stopped
+                outcome = done.result()
             except FlowFailure as failure:
                 await exchange.send_json(failure.status, {"error": failure.body()})
                 return
@@ -183,7 +187,10 @@ class FlowRunner:
         if not streaming:
             steps = _DifyEvents(shapes, _Pump(b""))
             try:
-                outcome = await self._run(run, "dify", observers=[steps])
+                done = await _unless_gone(exchange, self._run(run, "dify", observers=[steps]))
+                if done is None:
+                    return  # the client left; the run was stopped
+                outcome = done.result()
                 answer = shapes.blocking(outcome.result.content, None, steps.steps)
             except FlowFailure as failure:
                 answer = shapes.blocking(None, failure, steps.steps)
@@ -213,12 +220,25 @@ class FlowRunner:
         await exchange.start_stream()
         task = asyncio.ensure_future(work)
         try:
-            await pump.into(exchange)
-            await exchange.finish()
+            if await _unless_gone(exchange, pump.into(exchange)) is not None:
+                await exchange.finish()
         finally:
             if not task.done():
                 task.cancel()  # the client went away: stop the run (and its agent calls)
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def _unless_gone(exchange: Exchange, work: Awaitable[T]) -> asyncio.Future[T] | None:
+    """``work``, finished; or None (``work`` cancelled) when the client closes the connection first."""
+    task, gone = asyncio.ensure_future(work), asyncio.ensure_future(exchange.peer_gone())
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, gone):
+            if not pending.done():
+                pending.cancel()
+        await asyncio.gather(task, gone, return_exceptions=True)
+    return None if task.cancelled() else task
 
 
 def _port(given: int | None) -> int:
